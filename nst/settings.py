@@ -1,0 +1,157 @@
+"""All knobs of one style-transfer run, validated in one place.
+
+The CLI flags, the Python keyword arguments of :func:`nst.transfer` and the hyperparameter sets of
+the Snakemake config all map onto :class:`TransferSettings` field by field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from nst.errors import SettingsError
+
+METHODS = ("gatys", "inetwork")
+MODELS = ("vgg19", "vgg16", "vgg16-hed")
+POOLINGS = ("max", "avg")
+OPTIMIZERS = ("lbfgs", "adam")
+INIT_MODES = ("content", "noise", "gray", "style")
+PRESERVE_COLOR = ("none", "luminance", "histogram", "chroma")
+CHAINS = ("correlation", "none")
+PRECISIONS = ("float32", "bfloat16", "mixed_bfloat16", "mixed_float16")
+
+
+@dataclass
+class TransferSettings:
+    """Settings of one run; ``None`` for a layer list means "the method's default"."""
+
+    method: str = "gatys"
+    model: str = "vgg19"
+    weights: str | None = None
+    pooling: str = "avg"
+    content_layers: tuple[str, ...] | None = None
+    style_layers: tuple[str, ...] | None = None
+    content_weight: float = 1.0
+    style_weight: float = 1.0e3
+    tv_weight: float = 1.0e-3
+    style_blend_weights: tuple[float, ...] | None = None
+    style_scale: float = 1.0
+    size: int = 512
+    init: str = "content"
+    seed: int = 0
+    optimizer: str = "lbfgs"
+    iterations: int = 500
+    learning_rate: float = 5.0
+    min_improvement: float = 0.0
+    save_every: int = 0
+    print_every: int = 10
+    # Novak & Nikulin (inetwork) details; ignored by gatys unless set explicitly.
+    shift: float | None = None
+    chain: str | None = None
+    # Colour preservation and regional transfer.
+    preserve_color: str = "none"
+    style_masks: tuple[str, ...] | None = None
+    content_mask: str | None = None
+    # Multi-scale schedule and numerics.
+    scales: int = 1
+    precision: str = "float32"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TransferSettings:
+        """Build from a mapping (config file, JSON); unknown keys are an error naming them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise SettingsError(
+                f"unknown setting(s) {', '.join(unknown)}; valid settings are {', '.join(sorted(names))}."
+            )
+        return cls(**values)
+
+    def replace(self, **changes) -> TransferSettings:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        for k, v in out.items():
+            if isinstance(v, tuple):
+                out[k] = list(v)
+        return out
+
+    def validate(self) -> None:
+        def choice(name: str, options: tuple[str, ...]) -> None:
+            value = getattr(self, name)
+            if value not in options:
+                raise SettingsError(
+                    f"unknown {name.replace('_', '-')} {value!r}; choose one of {', '.join(options)}."
+                )
+
+        choice("method", METHODS)
+        choice("model", MODELS)
+        choice("pooling", POOLINGS)
+        choice("optimizer", OPTIMIZERS)
+        choice("preserve_color", PRESERVE_COLOR)
+        choice("precision", PRECISIONS)
+        if self.chain is not None:
+            choice("chain", CHAINS)
+        for name in ("content_layers", "style_layers", "style_blend_weights", "style_masks"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = tuple(v for v in value.replace(",", " ").split() if v)
+            if value is not None:
+                value = tuple(value)
+            setattr(self, name, value)
+        if self.style_blend_weights is not None:
+            self.style_blend_weights = tuple(float(w) for w in self.style_blend_weights)
+            if any(w < 0 for w in self.style_blend_weights) or sum(self.style_blend_weights) <= 0:
+                raise SettingsError(
+                    "style-blend-weights must be non-negative and not all zero, e.g. 0.7 0.3."
+                )
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size <= 0:
+            raise SettingsError(f"size must be a positive number of pixels, not {self.size!r}.")
+        if self.size < 32:
+            raise SettingsError(f"size {self.size} is too small; use at least 32 px.")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            if float(getattr(self, name)) < 0:
+                raise SettingsError(f"{name.replace('_', '-')} must be zero or positive.")
+        positive = ("style_scale", "learning_rate")
+        for name in positive:
+            if float(getattr(self, name)) <= 0:
+                raise SettingsError(f"{name.replace('_', '-')} must be positive.")
+        if self.iterations < 1:
+            raise SettingsError(f"iterations must be at least 1, not {self.iterations}.")
+        if self.scales < 1:
+            raise SettingsError(f"scales must be at least 1, not {self.scales}.")
+        if not 0 <= self.min_improvement < 1:
+            raise SettingsError("min-improvement is a relative change: use a value in [0, 1).")
+        for name in ("save_every", "print_every", "threads"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name.replace('_', '-')} must be zero or positive.")
+        if self.init not in INIT_MODES and not Path(os.fspath(self.init)).exists():
+            raise SettingsError(
+                f"init {self.init!r} is neither one of {', '.join(INIT_MODES)} nor an existing "
+                "image file."
+            )
+
+    # Method-dependent effective values -------------------------------------------------------
+
+    @property
+    def effective_shift(self) -> float:
+        if self.shift is not None:
+            return float(self.shift)
+        return -1.0 if self.method == "inetwork" else 0.0
+
+    @property
+    def effective_chain(self) -> str:
+        if self.chain is not None:
+            return self.chain
+        return "correlation" if self.method == "inetwork" else "none"
+
+
+SETTING_NAMES = tuple(f.name for f in dataclasses.fields(TransferSettings))
+DEFAULTS = TransferSettings()
