@@ -34,7 +34,7 @@ class TransferSettings:
     content_layers: tuple[str, ...] | None = None
     style_layers: tuple[str, ...] | None = None
     content_weight: float = 1.0
-    style_weight: float = 1.0e3
+    style_weight: float = 10.0
     tv_weight: float = 1.0e-3
     style_blend_weights: tuple[float, ...] | None = None
     style_scale: float = 1.0

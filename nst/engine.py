@@ -1,0 +1,370 @@
+"""The public entry points: :func:`transfer` (images in, image and record out) and
+:func:`transfer_files` (paths in, image and ``metrics.json`` written atomically)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nst import color, images, masks, methods
+from nst.atomic import write_json
+from nst.errors import SettingsError
+from nst.settings import INIT_MODES, TransferSettings
+
+ImageInput = str | os.PathLike | np.ndarray
+
+
+@dataclass
+class TransferResult:
+    """What produced an image, and how the optimisation went."""
+
+    settings: dict
+    history: list[dict]
+    model: dict
+    layers: dict
+    timings: dict
+    versions: dict
+    inputs: dict
+    output_shape: tuple[int, int]
+    evaluations: int
+    stop_reason: str
+    scales: list[dict] = field(default_factory=list)
+    initial: dict = field(default_factory=dict)  # loss terms at the starting image
+
+    @property
+    def final(self) -> dict:
+        return {k: self.history[-1][k] for k in ("total", "content", "style", "tv")}
+
+    def to_dict(self) -> dict:
+        return {
+            "settings": self.settings,
+            "seed": self.settings["seed"],
+            "inputs": self.inputs,
+            "output": {"height": self.output_shape[0], "width": self.output_shape[1]},
+            "model": self.model,
+            "layers": self.layers,
+            "iterations": len(self.history),
+            "evaluations": self.evaluations,
+            "stop_reason": self.stop_reason,
+            "initial_loss": self.initial,
+            "final_loss": self.final,
+            "timings": self.timings,
+            "scales": self.scales,
+            "versions": self.versions,
+            "history": self.history,
+        }
+
+
+def _log_stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def library_versions() -> dict:
+    import keras
+    import PIL
+    import scipy
+    import tensorflow as tf
+
+    import nst
+
+    return {
+        "nst": nst.__version__,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pillow": PIL.__version__,
+        "platform": platform.platform(),
+        "devices": [d.name for d in tf.config.list_logical_devices()],
+    }
+
+
+def process_start_time() -> float:
+    """Wall-clock time at which this process started (for the start-up cost in the record)."""
+    try:
+        import psutil
+
+        return psutil.Process().create_time()
+    except Exception:  # pragma: no cover - psutil ships with snakemake, but be safe
+        return time.time()
+
+
+_RUNTIME = {"configured": False}
+
+
+def configure_runtime(settings: TransferSettings) -> None:
+    """Threads, determinism and numeric precision; TensorFlow only takes some of this once."""
+    import keras
+    import tensorflow as tf
+
+    if not _RUNTIME["configured"]:
+        if settings.threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(settings.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(min(2, settings.threads))
+            except RuntimeError:
+                _log_stderr("nst: TensorFlow is already running; --threads is ignored.")
+        tf.config.experimental.enable_op_determinism()
+        _RUNTIME["configured"] = True
+    keras.utils.set_random_seed(settings.seed)
+    policy = {"float32": "float32", "bfloat16": "bfloat16"}.get(
+        settings.precision, settings.precision
+    )
+    keras.mixed_precision.set_global_policy(policy)
+
+
+_EXTRACTORS: dict = {}
+
+
+def feature_extractor(settings: TransferSettings, layers: Sequence[str]):
+    """A cached :class:`~nst.features.VGGFeatures` (building one costs a weights read)."""
+    from nst.features import VGGFeatures
+
+    key = (settings.model, settings.weights, settings.pooling, settings.precision, tuple(layers))
+    if key not in _EXTRACTORS:
+        _EXTRACTORS.clear()
+        _EXTRACTORS[key] = VGGFeatures(
+            settings.model, layers, pooling=settings.pooling, weights=settings.weights
+        )
+    return _EXTRACTORS[key]
+
+
+def _load(image: ImageInput, what: str) -> np.ndarray:
+    if isinstance(image, np.ndarray):
+        arr = np.asarray(image, dtype=np.float32)
+        if arr.ndim == 2:
+            arr = np.repeat(arr[..., None], 3, axis=-1)
+        if arr.ndim != 3 or arr.shape[2] != 3:
+            raise SettingsError(f"{what} array must have shape (H, W, 3), not {arr.shape}.")
+        if min(arr.shape[:2]) < images.MIN_SIDE:
+            raise SettingsError(f"{what} array is smaller than {images.MIN_SIDE} px on a side.")
+        return arr
+    return images.load_image(image, what=what)
+
+
+def _describe(image: ImageInput) -> str:
+    return os.fspath(image) if not isinstance(image, np.ndarray) else f"array{image.shape}"
+
+
+def initial_image(settings, content, styles, shape) -> np.ndarray:
+    h, w = shape
+    channels = content.shape[2]
+    if settings.init == "content":
+        return content.copy()
+    if settings.init == "noise":
+        rng = np.random.default_rng(settings.seed)
+        return np.clip(rng.normal(127.5, 40.0, (h, w, channels)), 0, 255).astype(np.float32)
+    if settings.init == "gray":
+        return np.full((h, w, channels), 127.5, np.float32)
+    if settings.init == "style":
+        return images.resize(styles[0], shape)
+    assert settings.init not in INIT_MODES
+    init = images.resize(images.load_image(settings.init, what="init image"), shape)
+    return color.rgb_to_luminance(init) if channels == 1 else init
+
+
+def scale_schedule(size: int, scales: int) -> list[int]:
+    """Sizes from coarse to fine, each about sqrt(2) times the one before, ending at ``size``."""
+    sizes = [round(size / (2 ** (0.5 * (scales - 1 - i)))) for i in range(scales)]
+    if sizes[0] < 64 and scales > 1:
+        raise SettingsError(
+            f"{scales} scales would start at {sizes[0]} px for size {size}; use fewer scales "
+            "(the coarsest must be at least 64 px)."
+        )
+    return sizes
+
+
+def transfer(
+    content: ImageInput,
+    styles: ImageInput | Sequence[ImageInput],
+    settings: TransferSettings | None = None,
+    *,
+    log: Callable[[str], None] = _log_stderr,
+    on_checkpoint: Callable[[int, np.ndarray], None] | None = None,
+    **overrides,
+) -> tuple[np.ndarray, TransferResult]:
+    """Stylise ``content`` with one or more ``styles``; returns (uint8 RGB image, record).
+
+    Images are paths or (H, W, 3) arrays in [0, 255]; ``settings`` fields can be overridden by
+    keyword (``transfer(c, s, style_weight=1e4)``). See :class:`~nst.settings.TransferSettings`.
+    """
+    t0 = time.perf_counter()
+    settings = (settings or TransferSettings()).replace(**overrides)
+    if isinstance(styles, (str, os.PathLike, np.ndarray)):
+        styles = [styles]
+    styles = list(styles)
+    if not styles:
+        raise SettingsError("give at least one style image.")
+    blend = settings.style_blend_weights or (1.0,) * len(styles)
+    if len(blend) != len(styles):
+        raise SettingsError(
+            f"{len(blend)} style-blend-weights for {len(styles)} style images; give one per style."
+        )
+    blend = [b / sum(blend) for b in blend]
+    if settings.style_masks is not None and len(settings.style_masks) != len(styles):
+        raise SettingsError(
+            f"{len(settings.style_masks)} style masks for {len(styles)} style images; give one "
+            "mask per style."
+        )
+    content_layers = methods.content_layers(settings)
+    terms = methods.style_terms(settings)
+
+    content_img = _load(content, "content image")
+    style_imgs = [_load(s, "style image") for s in styles]
+    configure_runtime(settings)
+    extractor = feature_extractor(
+        settings, sorted(set(content_layers) | {t[0] for t in terms} | {t[1] for t in terms if t[1]})
+    )
+    t_setup = time.perf_counter() - t0
+
+    sizes = scale_schedule(settings.size, settings.scales)
+    per_scale = _iterations_per_scale(settings.iterations, len(sizes))
+    history, scale_records, evaluations, reason, initial = [], [], 0, "", {}
+    first_iteration_at = None
+    image = None
+    full_shape = images.target_shape(*content_img.shape[:2], settings.size)
+    for size, iterations in zip(sizes, per_scale, strict=True):
+        shape = images.target_shape(*content_img.shape[:2], size)
+        problem = color.prepare_problem(settings, content_img, style_imgs, shape)
+        style_masks, weight_map = masks.masks_for(settings, len(styles), shape, full_shape, log)
+        objective = _objective(
+            extractor, settings, problem, blend, style_masks, weight_map
+        )
+        if image is None:
+            x0 = initial_image(settings, problem.content, problem.styles, shape)
+        else:
+            x0 = images.resize(image, shape)
+        if len(sizes) > 1:
+            log(f"scale {len(scale_records) + 1}/{len(sizes)}: {shape[1]}x{shape[0]} px")
+        result = _optimize(settings, objective, x0, iterations, log, on_checkpoint, problem)
+        image = result.image
+        initial = initial or result.initial
+        first_iteration_at = first_iteration_at or result.first_iteration_at
+        for row in result.history:
+            history.append({**row, "iteration": len(history) + 1, "size": size})
+        evaluations += result.evaluations
+        reason = result.stop_reason
+        scale_records.append(
+            {
+                "size": size,
+                "height": shape[0],
+                "width": shape[1],
+                "iterations": len(result.history),
+                "evaluations": result.evaluations,
+                "seconds": round(result.seconds, 4),
+            }
+        )
+    out = images.to_uint8(problem.finish(image))
+    optimize_seconds = sum(r["seconds"] for r in scale_records)
+    t_total = time.perf_counter() - t0
+    record = TransferResult(
+        settings=settings.to_dict(),
+        history=history,
+        model={
+            "name": settings.model,
+            "weights_path": extractor.weights.path,
+            "weights_sha256": extractor.weights.sha256,
+            "pooling": settings.pooling,
+        },
+        layers={"content": list(content_layers), "style_terms": [list(t) for t in terms]},
+        timings={
+            "startup_seconds": round((first_iteration_at or time.time()) - process_start_time(), 3),
+            "setup_seconds": round(t_setup, 3),
+            "optimize_seconds": round(optimize_seconds, 3),
+            "seconds_per_iteration": round(optimize_seconds / max(1, len(history)), 5),
+            "seconds_per_evaluation": round(optimize_seconds / max(1, evaluations), 5),
+            "total_seconds": round(t_total, 3),
+        },
+        versions=library_versions(),
+        inputs={"content": _describe(content), "styles": [_describe(s) for s in styles]},
+        output_shape=out.shape[:2],
+        evaluations=evaluations,
+        stop_reason=reason,
+        scales=scale_records,
+        initial=initial,
+    )
+    log(
+        f"done: {len(history)} iterations, {evaluations} evaluations, final loss "
+        f"{record.final['total']:.4g} in {optimize_seconds:.1f} s ({reason})"
+    )
+    return out, record
+
+
+def _iterations_per_scale(total: int, scales: int) -> list[int]:
+    """Split the iteration budget: half on the final scale, the rest evenly on the coarse ones."""
+    if scales == 1:
+        return [total]
+    final = max(1, total // 2)
+    rest = total - final
+    coarse = [rest // (scales - 1)] * (scales - 1)
+    coarse[-1] += rest - sum(coarse)
+    return [max(1, c) for c in coarse] + [final]
+
+
+def _objective(extractor, settings, problem, blend, style_masks, weight_map):
+    from nst.objective import Objective
+
+    return Objective(
+        extractor,
+        settings,
+        problem.content,
+        problem.styles,
+        blend,
+        style_masks=style_masks,
+        content_weight_map=weight_map,
+        to_network=problem.to_network,
+    )
+
+
+def _optimize(settings, objective, x0, iterations, log, on_checkpoint, problem):
+    from nst import optimize
+
+    def checkpoint(it, img):
+        if on_checkpoint is not None:
+            on_checkpoint(it, images.to_uint8(problem.finish(img)))
+
+    common = dict(
+        iterations=iterations,
+        min_improvement=settings.min_improvement,
+        print_every=settings.print_every,
+        save_every=settings.save_every,
+        on_checkpoint=checkpoint,
+        log=log,
+    )
+    if settings.optimizer == "lbfgs":
+        return optimize.lbfgs(objective, x0, **common)
+    return optimize.adam(objective, x0, learning_rate=settings.learning_rate, **common)
+
+
+def transfer_files(
+    content: str | os.PathLike,
+    styles: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    metrics: str | os.PathLike | None = None,
+    settings: TransferSettings | None = None,
+    *,
+    log: Callable[[str], None] = _log_stderr,
+    **overrides,
+) -> TransferResult:
+    """Run :func:`transfer` and write the image (and the JSON record) atomically."""
+    output = Path(output)
+    settings = (settings or TransferSettings()).replace(**overrides)
+
+    def save_checkpoint(it: int, img: np.ndarray) -> None:
+        path = output.with_name(f"{output.stem}_{it:04d}{output.suffix or '.png'}")
+        images.save_image(img, path)
+        log(f"saved {path}")
+
+    image, record = transfer(content, styles, settings, log=log, on_checkpoint=save_checkpoint)
+    images.save_image(image, output)
+    if metrics is not None:
+        write_json(metrics, record.to_dict())
+    return record

@@ -1,0 +1,69 @@
+"""Loss terms: Gram matrices (plain, shifted, masked, cross-layer), content, style and total variation.
+
+Conventions (all per layer, independent of image size so weights carry over between sizes):
+
+* Gram matrix ``G = F^T F / M`` over the M spatial positions of the (shifted) activations F (M x C);
+  with a soft mask m the positions are weighted: ``G = F^T diag(m) F / sum(m)``.
+* style loss of a layer: ``mean((G - A)^2)``, A the style image's Gram matrix. This equals
+  4x Gatys et al.'s E_l (their 1 / (4 N^2 M^2) with unnormalised Gram matrices).
+* content loss of a layer: ``mean((F - P)^2)`` (optionally weighted per position).
+* total variation: mean squared difference of neighbouring pixels, in 8-bit pixel units.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _flatten(features):
+    """(1, H, W, C) or (H, W, C) -> (H*W, C)."""
+    c = tf.shape(features)[-1]
+    return tf.reshape(features, (-1, c))
+
+
+def gram_matrix(features, shift: float = 0.0, mask=None):
+    """Gram matrix of ``features + shift`` averaged over positions (weighted by ``mask``)."""
+    f = _flatten(features) + shift
+    if mask is None:
+        n = tf.cast(tf.shape(f)[0], f.dtype)
+        return tf.matmul(f, f, transpose_a=True) / n
+    m = tf.reshape(tf.cast(mask, f.dtype), (-1, 1))
+    return tf.matmul(f * m, f, transpose_a=True) / tf.maximum(tf.reduce_sum(m), 1e-8)
+
+
+def match_resolution(shallow, deep, pooling: str = "avg"):
+    """Pool the shallower layer's activations down to the deeper layer's spatial size."""
+    pool = tf.nn.avg_pool2d if pooling == "avg" else tf.nn.max_pool2d
+    while shallow.shape[1] > deep.shape[1]:
+        shallow = pool(shallow, 2, 2, "VALID")
+    return shallow
+
+
+def cross_gram(shallow, deep, shift: float = 0.0, mask=None):
+    """Correlations between the channels of two adjacent layers at the deeper one's resolution."""
+    a = _flatten(shallow) + shift
+    b = _flatten(deep) + shift
+    if mask is None:
+        n = tf.cast(tf.shape(a)[0], a.dtype)
+        return tf.matmul(a, b, transpose_a=True) / n
+    m = tf.reshape(tf.cast(mask, a.dtype), (-1, 1))
+    return tf.matmul(a * m, b, transpose_a=True) / tf.maximum(tf.reduce_sum(m), 1e-8)
+
+
+def squared_error(a, b):
+    return tf.reduce_mean(tf.square(tf.cast(a, tf.float32) - tf.cast(b, tf.float32)))
+
+
+def content_loss(features, target, weight_map=None):
+    diff = tf.square(tf.cast(features, tf.float32) - tf.cast(target, tf.float32))
+    if weight_map is None:
+        return tf.reduce_mean(diff)
+    w = tf.cast(weight_map, tf.float32)
+    return tf.reduce_mean(diff * w[..., None]) / tf.maximum(tf.reduce_mean(w), 1e-8)
+
+
+def total_variation(image):
+    """Mean squared difference between horizontally and vertically adjacent pixels."""
+    dy = image[:, 1:, :, :] - image[:, :-1, :, :]
+    dx = image[:, :, 1:, :] - image[:, :, :-1, :]
+    return tf.reduce_mean(tf.square(dy)) + tf.reduce_mean(tf.square(dx))

@@ -1,0 +1,96 @@
+"""The style-transfer objective: targets computed once, then loss terms of a candidate image."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from nst import losses, methods
+
+
+def resize_mask(mask: np.ndarray, shape) -> tf.Tensor:
+    """Area-resize a (H, W) mask in [0, 1] to a layer's (h, w)."""
+    m = tf.constant(mask[None, :, :, None], tf.float32)
+    return tf.image.resize(m, shape, method="area")[0, :, :, 0]
+
+
+class Objective:
+    """Weighted sum of content, style and total-variation losses for one output size.
+
+    ``to_network`` maps an (H, W, C) image to the (1, H, W, 3) batch the network sees (adds the
+    batch axis for ordinary transfer; replicates the luminance for luminance-only transfer).
+    """
+
+    def __init__(
+        self,
+        extractor,
+        settings,
+        content: np.ndarray,
+        styles: Sequence[np.ndarray],
+        blend: Sequence[float],
+        *,
+        style_masks: Sequence[np.ndarray | None] | None = None,
+        content_weight_map: np.ndarray | None = None,
+        to_network: Callable | None = None,
+    ):
+        self.extractor = extractor
+        self.settings = settings
+        self.to_network = to_network or (lambda x: tf.expand_dims(x, 0))
+        self.content_layers = methods.content_layers(settings)
+        self.terms = methods.style_terms(settings)
+        self.shift = settings.effective_shift
+        self.pooling = settings.pooling
+        self.blend = [float(b) for b in blend]
+
+        content_feats = extractor(self.to_network(tf.constant(content, tf.float32)))
+        self.content_targets = {k: tf.constant(content_feats[k]) for k in self.content_layers}
+        self.content_maps = {}
+        if content_weight_map is not None:
+            for k in self.content_layers:
+                self.content_maps[k] = resize_mask(content_weight_map, content_feats[k].shape[1:3])
+
+        style_masks = list(style_masks or [None] * len(styles))
+        self.style_targets = []
+        self.style_masks = []
+        for style, mask in zip(styles, style_masks, strict=True):
+            feats = extractor(self.to_network(tf.constant(style, tf.float32)))
+            self.style_targets.append([tf.constant(self._statistic(feats, t)) for t in self.terms])
+            if mask is None:
+                self.style_masks.append([None] * len(self.terms))
+            else:
+                # a mask lives on the grid of its term's Gram matrix (the deeper layer of a pair)
+                self.style_masks.append(
+                    [resize_mask(mask, content_feats[b or a].shape[1:3]) for a, b, _w in self.terms]
+                )
+
+    def _statistic(self, feats, term, mask=None):
+        a, b, _w = term
+        if b is None:
+            return losses.gram_matrix(feats[a], self.shift, mask)
+        shallow = losses.match_resolution(feats[a], feats[b], self.pooling)
+        return losses.cross_gram(shallow, feats[b], self.shift, mask)
+
+    def __call__(self, variable) -> dict[str, tf.Tensor]:
+        image = self.to_network(variable)
+        feats = self.extractor(image)
+        content = tf.add_n(
+            [
+                losses.content_loss(feats[k], self.content_targets[k], self.content_maps.get(k))
+                for k in self.content_layers
+            ]
+        ) / len(self.content_layers)
+        style = tf.constant(0.0)
+        for targets, masks, share in zip(
+            self.style_targets, self.style_masks, self.blend, strict=True
+        ):
+            if share == 0:
+                continue
+            for term, target, mask in zip(self.terms, targets, masks, strict=True):
+                stat = self._statistic(feats, term, mask)
+                style += share * term[2] * losses.squared_error(stat, target)
+        tv = losses.total_variation(image)
+        s = self.settings
+        total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
+        return {"total": total, "content": content, "style": style, "tv": tv}

@@ -1,0 +1,196 @@
+"""Optimisers over the image: L-BFGS-B (scipy, box-constrained to valid pixels) and Adam.
+
+Both report per-iteration loss terms and seconds, print progress lines, stop early when the
+relative improvement of the total loss falls below ``min_improvement`` and hand intermediate
+images to ``on_checkpoint``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.optimize
+import tensorflow as tf
+
+TERMS = ("total", "content", "style", "tv")
+
+
+@dataclass
+class OptimizationResult:
+    image: np.ndarray
+    history: list[dict] = field(default_factory=list)
+    evaluations: int = 0
+    stop_reason: str = ""
+    seconds: float = 0.0
+    first_iteration_at: float | None = None  # time.time() when the first iteration finished
+    initial: dict = field(default_factory=dict)  # loss terms at the starting image
+
+
+class _Progress:
+    def __init__(self, iterations, print_every, min_improvement, log, on_checkpoint, save_every):
+        self.iterations = iterations
+        self.print_every = print_every
+        self.min_improvement = min_improvement
+        self.log = log
+        self.on_checkpoint = on_checkpoint
+        self.save_every = save_every
+        self.history: list[dict] = []
+        self.start = time.perf_counter()
+        self.last = self.start
+        self.first_iteration_at = None
+        self.initial: dict = {}
+
+    def start_values(self, values: dict) -> None:
+        if not self.initial:
+            self.initial = {k: float(values[k]) for k in TERMS}
+
+    def step(self, values: dict, image_fn: Callable[[], np.ndarray], evaluations: int) -> bool:
+        """Record one iteration; True when the optimisation should stop early."""
+        now = time.perf_counter()
+        if self.first_iteration_at is None:
+            self.first_iteration_at = time.time()
+        it = len(self.history) + 1
+        row = {"iteration": it, "evaluations": evaluations, "seconds": round(now - self.last, 6)}
+        row.update({k: float(values[k]) for k in TERMS})
+        self.history.append(row)
+        self.last = now
+        if self.print_every and (it % self.print_every == 0 or it == 1 or it == self.iterations):
+            self.log(
+                f"iter {it:>5}/{self.iterations}  total {row['total']:.4g}  "
+                f"content {row['content']:.4g}  style {row['style']:.4g}  tv {row['tv']:.4g}  "
+                f"{(now - self.start) / it:.3f} s/it"
+            )
+        if self.save_every and self.on_checkpoint and it % self.save_every == 0:
+            self.on_checkpoint(it, image_fn())
+        if self.min_improvement and it > 1:
+            prev = self.history[-2]["total"]
+            if prev > 0 and (prev - row["total"]) / prev < self.min_improvement:
+                return True
+        return False
+
+
+def _value_and_grad(objective, shape):
+    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)], reduce_retracing=True)
+    def fn(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            values = objective(x)
+        return values, tape.gradient(values["total"], x)
+
+    return fn
+
+
+def lbfgs(
+    objective,
+    x0: np.ndarray,
+    *,
+    iterations: int,
+    bounds: tuple[float, float] = (0.0, 255.0),
+    min_improvement: float = 0.0,
+    print_every: int = 10,
+    save_every: int = 0,
+    on_checkpoint=None,
+    log=print,
+    history_size: int = 100,
+) -> OptimizationResult:
+    """Minimise with scipy's L-BFGS-B; one iteration may use several evaluations (line search)."""
+    shape = x0.shape
+    fn = _value_and_grad(objective, shape)
+    progress = _Progress(iterations, print_every, min_improvement, log, on_checkpoint, save_every)
+    last = {"values": None, "evals": 0}
+
+    def fun(flat):
+        values, grad = fn(tf.constant(flat.reshape(shape), tf.float32))
+        last["values"] = values
+        last["evals"] += 1
+        progress.start_values(values)
+        return float(values["total"]), grad.numpy().astype(np.float64).ravel()
+
+    def callback(intermediate_result):
+        x = intermediate_result.x
+        if progress.step(last["values"], lambda: x.reshape(shape).astype(np.float32), last["evals"]):
+            raise StopIteration
+
+    start = time.perf_counter()
+    res = scipy.optimize.minimize(
+        fun,
+        x0.astype(np.float64).ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=scipy.optimize.Bounds(bounds[0], bounds[1]),
+        callback=callback,
+        options={
+            "maxiter": iterations,
+            "maxfun": max(iterations * 2, iterations + 20),
+            "maxcor": history_size,
+            "ftol": 0.0,
+            "gtol": 0.0,
+        },
+    )
+    reason = "min-improvement" if res.status == 99 or "callback" in str(res.message).lower() else ""
+    if not reason:
+        reason = "iterations" if len(progress.history) >= iterations else str(res.message)
+    return OptimizationResult(
+        image=res.x.reshape(shape).astype(np.float32),
+        history=progress.history,
+        evaluations=last["evals"],
+        stop_reason=reason,
+        seconds=time.perf_counter() - start,
+        first_iteration_at=progress.first_iteration_at,
+        initial=progress.initial,
+    )
+
+
+def adam(
+    objective,
+    x0: np.ndarray,
+    *,
+    iterations: int,
+    learning_rate: float,
+    bounds: tuple[float, float] = (0.0, 255.0),
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-8,
+    min_improvement: float = 0.0,
+    print_every: int = 10,
+    save_every: int = 0,
+    on_checkpoint=None,
+    log=print,
+) -> OptimizationResult:
+    """Adam on the pixels, clipped to ``bounds`` after every step (one evaluation per iteration)."""
+    import keras
+
+    x = tf.Variable(x0.astype(np.float32))
+    opt = keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+    opt.build([x])
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            values = objective(x)
+        grad = tape.gradient(values["total"], x)
+        opt.apply_gradients([(grad, x)])
+        x.assign(tf.clip_by_value(x, bounds[0], bounds[1]))
+        return values
+
+    progress = _Progress(iterations, print_every, min_improvement, log, on_checkpoint, save_every)
+    start = time.perf_counter()
+    reason = "iterations"
+    for i in range(iterations):
+        values = step()
+        progress.start_values(values)
+        if progress.step(values, lambda: x.numpy(), i + 1):
+            reason = "min-improvement"
+            break
+    return OptimizationResult(
+        image=x.numpy(),
+        history=progress.history,
+        evaluations=len(progress.history),
+        stop_reason=reason,
+        seconds=time.perf_counter() - start,
+        first_iteration_at=progress.first_iteration_at,
+        initial=progress.initial,
+    )
