@@ -46,8 +46,12 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     g = p.add_argument_group("method and network")
     g.add_argument("--method", choices=METHODS, default=d.method)
-    g.add_argument("--model", choices=MODELS, default=d.model, help="%(default)s (vgg16-hed: offline)")
-    g.add_argument("--weights", metavar="PATH", help="local .h5 weights file instead of the download")
+    g.add_argument(
+        "--model", choices=MODELS, default=d.model, help="%(default)s (vgg16-hed: offline)"
+    )
+    g.add_argument(
+        "--weights", metavar="PATH", help="local .h5 weights file instead of the download"
+    )
     g.add_argument("--pooling", choices=POOLINGS, default=d.pooling)
     g.add_argument("--content-layers", type=_layers, metavar="L[,L...]", help="default conv4_2")
     g.add_argument("--style-layers", type=_layers, metavar="L[,L...]", help="default per method")
@@ -57,7 +61,9 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--content-weight", type=float, default=d.content_weight)
     g.add_argument("--style-weight", type=float, default=d.style_weight)
     g.add_argument("--tv-weight", type=float, default=d.tv_weight)
-    g.add_argument("--style-blend-weights", type=float, nargs="+", metavar="W", help="one per style")
+    g.add_argument(
+        "--style-blend-weights", type=float, nargs="+", metavar="W", help="one per style"
+    )
     g.add_argument("--style-scale", type=float, default=d.style_scale)
     g = p.add_argument_group("image")
     g.add_argument("--size", type=_positive_int, default=d.size, help="longest side of the output")
@@ -111,7 +117,9 @@ def cmd_color_transfer(args) -> int:
     stylised = images.load_image(args.stylised, what="stylised image")
     content = images.load_image(args.content, what="content image")
     if args.mode == "histogram":
-        recoloured = color.match_color_histogram(stylised, images.resize(content, stylised.shape[:2]))
+        recoloured = color.match_color_histogram(
+            stylised, images.resize(content, stylised.shape[:2])
+        )
     else:
         recoloured = color.transfer_chroma(stylised, content)
     if args.mask:

@@ -221,7 +221,8 @@ def transfer(
     style_imgs = [_load(s, "style image") for s in styles]
     configure_runtime(settings)
     extractor = feature_extractor(
-        settings, sorted(set(content_layers) | {t[0] for t in terms} | {t[1] for t in terms if t[1]})
+        settings,
+        sorted(set(content_layers) | {t[0] for t in terms} | {t[1] for t in terms if t[1]}),
     )
     t_setup = time.perf_counter() - t0
 
@@ -235,9 +236,7 @@ def transfer(
         shape = images.target_shape(*content_img.shape[:2], size)
         problem = color.prepare_problem(settings, content_img, style_imgs, shape)
         style_masks, weight_map = masks.masks_for(settings, len(styles), shape, full_shape, log)
-        objective = _objective(
-            extractor, settings, problem, blend, style_masks, weight_map
-        )
+        objective = _objective(extractor, settings, problem, blend, style_masks, weight_map)
         if image is None:
             x0 = initial_image(settings, problem.content, problem.styles, shape)
         else:

@@ -74,7 +74,11 @@ class VGGFeatures:
             if conv == 1 and block > 1:
                 x = Pool(2, strides=2, name=f"block{block - 1}_pool")(x)
             layer = keras.layers.Conv2D(
-                CHANNELS[block - 1], 3, padding="same", activation="relu", name=f"block{block}_conv{conv}"
+                CHANNELS[block - 1],
+                3,
+                padding="same",
+                activation="relu",
+                name=f"block{block}_conv{conv}",
             )
             x = layer(x)
             layer.set_weights(list(params[name]))

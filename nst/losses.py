@@ -1,4 +1,4 @@
-"""Loss terms: Gram matrices (plain, shifted, masked, cross-layer), content, style and total variation.
+"""Loss terms: Gram matrices (plain, shifted, masked, cross-layer), content, style, variation.
 
 Conventions (all per layer, independent of image size so weights carry over between sizes):
 

@@ -70,7 +70,9 @@ def masks_for(settings, n_styles: int, shape, full_shape, log) -> tuple[list | N
         region = fit_mask(
             load_mask(settings.content_mask), shape, f"content mask {settings.content_mask}", warn
         )
-        style_masks = [region * (m if m is not None else 1.0) for m in style_masks or [None] * n_styles]
+        style_masks = [
+            region * (m if m is not None else 1.0) for m in style_masks or [None] * n_styles
+        ]
         weight_map = region + (1.0 - region) * KEEP_WEIGHT
     return style_masks, weight_map
 

@@ -1,4 +1,4 @@
-"""Optimisers over the image: L-BFGS-B (scipy, box-constrained to valid pixels) and Adam.
+"""Optimisers over the image: L-BFGS (scipy's L-BFGS-B) and Adam (clipped to valid pixels).
 
 Both report per-iteration loss terms and seconds, print progress lines, stop early when the
 relative improvement of the total loss falls below ``min_improvement`` and hand intermediate
@@ -88,7 +88,7 @@ def lbfgs(
     x0: np.ndarray,
     *,
     iterations: int,
-    bounds: tuple[float, float] = (0.0, 255.0),
+    bounds: tuple[float, float] | None = None,
     min_improvement: float = 0.0,
     print_every: int = 10,
     save_every: int = 0,
@@ -96,7 +96,13 @@ def lbfgs(
     log=print,
     history_size: int = 100,
 ) -> OptimizationResult:
-    """Minimise with scipy's L-BFGS-B; one iteration may use several evaluations (line search)."""
+    """Minimise with scipy's L-BFGS-B; one iteration may use several evaluations (line search).
+
+    Unbounded by default, like Gatys et al. and jcjohnson/neural-style (the output is clipped to
+    [0, 255] when it is written): with box constraints, strongly coloured styles drive many
+    pixels onto the bounds and L-BFGS-B then crawls (measured: the INetwork loss fell 1.9x in
+    40 iterations with bounds, 72x without).
+    """
     shape = x0.shape
     fn = _value_and_grad(objective, shape)
     progress = _Progress(iterations, print_every, min_improvement, log, on_checkpoint, save_every)
@@ -111,7 +117,9 @@ def lbfgs(
 
     def callback(intermediate_result):
         x = intermediate_result.x
-        if progress.step(last["values"], lambda: x.reshape(shape).astype(np.float32), last["evals"]):
+        if progress.step(
+            last["values"], lambda: x.reshape(shape).astype(np.float32), last["evals"]
+        ):
             raise StopIteration
 
     start = time.perf_counter()
@@ -120,7 +128,7 @@ def lbfgs(
         x0.astype(np.float64).ravel(),
         jac=True,
         method="L-BFGS-B",
-        bounds=scipy.optimize.Bounds(bounds[0], bounds[1]),
+        bounds=None if bounds is None else scipy.optimize.Bounds(bounds[0], bounds[1]),
         callback=callback,
         options={
             "maxiter": iterations,

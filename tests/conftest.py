@@ -1,0 +1,50 @@
+"""Shared fixtures: small procedural content and style images (deterministic, no downloads)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def make_content(h: int = 72, w: int = 96) -> np.ndarray:
+    """A 'photo': smooth background gradient with a few solid shapes."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([60 + 120 * x / w, 90 + 100 * y / h, 160 - 60 * x / w], axis=-1)
+    disc = (x - w * 0.35) ** 2 + (y - h * 0.5) ** 2 < (h * 0.25) ** 2
+    img[disc] = (230, 200, 40)
+    img[int(h * 0.2) : int(h * 0.6), int(w * 0.6) : int(w * 0.85)] = (40, 60, 70)
+    return img.astype(np.uint8)
+
+
+def make_style(kind: str, size: int = 96, seed: int = 0) -> np.ndarray:
+    """Strongly textured 'paintings': red diagonal strokes or blue dots."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    if kind == "red":
+        stripes = (np.sin((x + y) * 0.7) > 0).astype(np.float32)
+        img = np.stack([200 + 50 * stripes, 40 + 120 * stripes, 30 + 20 * stripes], -1)
+    else:
+        dots = (np.sin(x * 0.9) * np.sin(y * 0.9) > 0.3).astype(np.float32)
+        img = np.stack([20 + 30 * dots, 50 + 150 * dots, 120 + 130 * dots], -1)
+    img = img + rng.normal(0, 12, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def sample_images(tmp_path_factory):
+    """Paths of a content image and two style images, written once per session."""
+    d = tmp_path_factory.mktemp("samples")
+    paths = {
+        "content": d / "content.png",
+        "red": d / "style_red.png",
+        "blue": d / "style_blue.png",
+    }
+    Image.fromarray(make_content()).save(paths["content"])
+    Image.fromarray(make_style("red")).save(paths["red"])
+    Image.fromarray(make_style("blue", seed=1)).save(paths["blue"])
+    return paths

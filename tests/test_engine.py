@@ -1,0 +1,198 @@
+"""Real (small) style-transfer runs with the offline vgg16-hed weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import nst
+from nst import losses
+from nst.features import VGGFeatures
+from nst.methods import GATYS_STYLE_LAYERS
+
+pytestmark = pytest.mark.slow
+
+FAST = dict(model="vgg16-hed", size=64, print_every=0, threads=2)
+
+
+def quiet(_msg):
+    pass
+
+
+def run(content, styles, **kw):
+    return nst.transfer(content, styles, log=quiet, **{**FAST, **kw})
+
+
+def style_distance(image, style, layers=GATYS_STYLE_LAYERS):
+    """Sum over layers of the mean squared Gram difference (independent of the loss code paths)."""
+    ext = VGGFeatures("vgg16-hed", layers, pooling="avg")
+    a = ext(tf.constant(np.asarray(image, np.float32)[None]))
+    b = ext(tf.constant(np.asarray(style, np.float32)[None]))
+    return sum(
+        float(losses.squared_error(losses.gram_matrix(a[k]), losses.gram_matrix(b[k])))
+        for k in layers
+    )
+
+
+def load(path, size=None):
+    im = Image.open(path).convert("RGB")
+    if size:
+        im = im.resize(size, Image.Resampling.LANCZOS)
+    return np.asarray(im, np.float32)
+
+
+@pytest.mark.parametrize("method", ["gatys", "inetwork"])
+def test_style_loss_falls_tenfold_and_output_is_new(sample_images, method):
+    out, rec = run(sample_images["content"], sample_images["red"], method=method, iterations=40)
+    assert rec.initial["style"] / rec.final["style"] >= 10, (rec.initial, rec.final)
+    assert rec.initial["content"] == pytest.approx(0.0, abs=1e-3)  # started from the content
+    assert out.shape == (48, 64, 3) and out.dtype == np.uint8
+    content = load(sample_images["content"], (64, 48))
+    style = load(sample_images["red"], (64, 48))
+    assert np.abs(out - content).mean() > 10  # moved away from the content...
+    assert np.abs(out - style).mean() > 10  # ...without becoming the style image
+    # ...and towards the style's statistics, measured independently of the objective
+    assert style_distance(out, load(sample_images["red"])) < 0.5 * style_distance(
+        content, load(sample_images["red"])
+    )
+    assert len(rec.history) == 40
+    assert {"total", "content", "style", "tv", "seconds"} <= set(rec.history[0])
+
+
+def test_inetwork_uses_all_layers_geometric_weights_and_chain():
+    from nst.methods import style_terms
+    from nst.settings import TransferSettings
+
+    terms = style_terms(TransferSettings(method="inetwork", model="vgg16-hed"))
+    assert len(terms) == 12  # 13 conv layers of VGG16 -> 12 adjacent pairs
+    assert [t[:2] for t in terms[:2]] == [("conv1_1", "conv1_2"), ("conv1_2", "conv2_1")]
+    weights = [t[2] for t in terms]
+    assert sum(weights) == pytest.approx(1.0)
+    assert all(b / a == pytest.approx(2.0) for a, b in zip(weights, weights[1:], strict=False))
+    assert all(w > 0 for w in weights)  # no negative weight on the deepest layer
+    gatys = style_terms(TransferSettings(method="gatys", model="vgg19"))
+    assert [t[0] for t in gatys] == list(GATYS_STYLE_LAYERS) and {t[1] for t in gatys} == {None}
+    assert [t[2] for t in gatys] == pytest.approx([0.2] * 5)
+
+
+def test_shifted_gram_differs_from_plain():
+    f = tf.constant(np.random.default_rng(0).random((1, 4, 4, 3)), tf.float32)
+    plain = losses.gram_matrix(f).numpy()
+    shifted = losses.gram_matrix(f, shift=-1.0).numpy()
+    flat = f.numpy().reshape(-1, 3) - 1.0
+    np.testing.assert_allclose(shifted, flat.T @ flat / 16, rtol=1e-5)
+    assert not np.allclose(plain, shifted)
+
+
+def test_two_styles_blend_between_single_style_results(sample_images):
+    c, r, b = sample_images["content"], sample_images["red"], sample_images["blue"]
+    only_red, _ = run(c, [r, b], style_blend_weights=(1, 0), iterations=30)
+    only_blue, _ = run(c, [r, b], style_blend_weights=(0, 1), iterations=30)
+    mixed, rec = run(c, [r, b], style_blend_weights=(1, 1), iterations=30)
+    red, blue = load(r), load(b)
+    d = {
+        k: (style_distance(v, red), style_distance(v, blue))
+        for k, v in {"red": only_red, "blue": only_blue, "mixed": mixed}.items()
+    }
+    assert d["red"][0] < d["mixed"][0] < d["blue"][0]
+    assert d["blue"][1] < d["mixed"][1] < d["red"][1]
+    # and it is a picture of its own, not one of the two
+    assert np.abs(mixed.astype(float) - only_red).mean() > 5
+    assert np.abs(mixed.astype(float) - only_blue).mean() > 5
+    assert rec.settings["style_blend_weights"] == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("init", ["content", "noise", "gray", "style", "path"])
+def test_every_init_mode_with_avg_and_max_pooling(sample_images, init, tmp_path):
+    init_value = init
+    if init == "path":
+        init_value = str(tmp_path / "init.png")
+        Image.fromarray(np.full((40, 60, 3), 90, np.uint8)).save(init_value)
+    pooling = "max" if init in ("noise", "path") else "avg"
+    out, rec = run(
+        sample_images["content"],
+        sample_images["red"],
+        init=init_value,
+        pooling=pooling,
+        iterations=15,
+    )
+    assert rec.final["total"] < 0.5 * rec.initial["total"]
+    assert out.shape == (48, 64, 3)
+    assert rec.model["pooling"] == pooling
+    if init == "gray":
+        assert rec.initial["tv"] == pytest.approx(0.0)
+    if init == "content":
+        assert rec.initial["content"] == pytest.approx(0.0, abs=1e-3)
+    else:
+        assert rec.initial["content"] > 1.0
+
+
+def test_same_seed_same_bytes(sample_images, tmp_path):
+    outs = []
+    for i, seed in enumerate([7, 7, 8]):
+        path = tmp_path / f"out{i}.png"
+        nst.transfer_files(
+            sample_images["content"],
+            [sample_images["red"]],
+            path,
+            tmp_path / f"m{i}.json",
+            log=quiet,
+            init="noise",
+            seed=seed,
+            iterations=10,
+            **FAST,
+        )
+        outs.append(path.read_bytes())
+    assert outs[0] == outs[1]
+    assert outs[0] != outs[2]
+
+
+def test_adam_min_improvement_save_every_and_progress(sample_images, tmp_path):
+    lines = []
+    out = tmp_path / "adam.png"
+    rec = nst.transfer_files(
+        sample_images["content"],
+        [sample_images["red"]],
+        out,
+        tmp_path / "adam.json",
+        log=lines.append,
+        **{**FAST, "print_every": 5},
+        optimizer="adam",
+        learning_rate=10.0,
+        iterations=20,
+        save_every=10,
+    )
+    assert rec.final["style"] < rec.initial["style"] / 3, (rec.initial, rec.final)
+    assert (tmp_path / "adam_0010.png").is_file() and (tmp_path / "adam_0020.png").is_file()
+    iter_lines = [ln for ln in lines if ln.startswith("iter")]
+    assert len(iter_lines) == 5  # 1, 5, 10, 15, 20
+    assert "s/it" in iter_lines[-1] and "style" in iter_lines[-1]
+    # a loose min-improvement stops L-BFGS long before the budget
+    _, early = run(
+        sample_images["content"], sample_images["red"], iterations=200, min_improvement=0.2
+    )
+    assert early.stop_reason == "min-improvement"
+    assert len(early.history) < 50
+
+
+def test_metrics_record_has_provenance(sample_images, tmp_path):
+    import json
+
+    nst.transfer_files(
+        sample_images["content"],
+        [sample_images["red"]],
+        tmp_path / "o.png",
+        tmp_path / "m.json",
+        log=quiet,
+        iterations=3,
+        **FAST,
+    )
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["model"]["name"] == "vgg16-hed" and len(m["model"]["weights_sha256"]) == 64
+    assert m["seed"] == 0 and m["settings"]["size"] == 64
+    assert {"tensorflow", "keras", "numpy", "nst"} <= set(m["versions"])
+    assert m["timings"]["startup_seconds"] > 0 and m["timings"]["seconds_per_iteration"] > 0
+    assert len(m["history"]) == m["iterations"] == 3
+    assert m["final_loss"]["total"] <= m["initial_loss"]["total"]
