@@ -187,13 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the models and their layer names")
     p.set_defaults(func=cmd_models)
 
-    for module in ("nst.dataset", "nst.preprocess", "nst.sheets"):
-        try:
-            mod = __import__(module, fromlist=["add_cli"])
-        except ImportError:
-            continue
-        if hasattr(mod, "add_cli"):
-            mod.add_cli(sub)
+    from nst import dataset, preprocess
+
+    dataset.add_cli(sub)
+    preprocess.add_cli(sub)
     return parser
 
 
