@@ -13,7 +13,6 @@ timings are compared, so a noisy machine slows both alike. Target: ratio <= 1.25
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
