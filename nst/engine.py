@@ -87,6 +87,14 @@ def library_versions() -> dict:
     }
 
 
+def _job_environment() -> dict:
+    """Where the job ran: the scheduler's job id and the GPU slot, when there are any."""
+    keys = ("SLURM_JOB_ID", "SLURM_ARRAY_TASK_ID", "CUDA_VISIBLE_DEVICES", "HOSTNAME")
+    env = {k.lower(): os.environ[k] for k in keys if os.environ.get(k)}
+    env["hostname"] = platform.node()
+    return env
+
+
 def process_start_time() -> float:
     """Wall-clock time at which this process started (for the start-up cost in the record)."""
     try:
@@ -282,7 +290,7 @@ def transfer(
             "seconds_per_evaluation": round(optimize_seconds / max(1, evaluations), 5),
             "total_seconds": round(t_total, 3),
         },
-        versions=library_versions(),
+        versions={**library_versions(), "environment": _job_environment()},
         inputs={"content": _describe(content), "styles": [_describe(s) for s in styles]},
         output_shape=out.shape[:2],
         evaluations=evaluations,
