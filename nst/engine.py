@@ -197,12 +197,14 @@ def transfer(
     *,
     log: Callable[[str], None] = _log_stderr,
     on_checkpoint: Callable[[int, np.ndarray], None] | None = None,
+    stop_below: float | None = None,
     **overrides,
 ) -> tuple[np.ndarray, TransferResult]:
     """Stylise ``content`` with one or more ``styles``; returns (uint8 RGB image, record).
 
     Images are paths or (H, W, 3) arrays in [0, 255]; ``settings`` fields can be overridden by
     keyword (``transfer(c, s, style_weight=1e4)``). See :class:`~nst.settings.TransferSettings`.
+    ``stop_below`` ends the final scale once the total loss is that low (for benchmarks).
     """
     t0 = time.perf_counter()
     settings = (settings or TransferSettings()).replace(**overrides)
@@ -251,7 +253,17 @@ def transfer(
             x0 = images.resize(image, shape)
         if len(sizes) > 1:
             log(f"scale {len(scale_records) + 1}/{len(sizes)}: {shape[1]}x{shape[0]} px")
-        result = _optimize(settings, objective, x0, iterations, log, on_checkpoint, problem)
+        final = size == sizes[-1]
+        result = _optimize(
+            settings,
+            objective,
+            x0,
+            iterations,
+            log,
+            on_checkpoint,
+            problem,
+            stop_below if final else None,
+        )
         image = result.image
         initial = initial or result.initial
         first_iteration_at = first_iteration_at or result.first_iteration_at
@@ -331,7 +343,7 @@ def _objective(extractor, settings, problem, blend, style_masks, weight_map):
     )
 
 
-def _optimize(settings, objective, x0, iterations, log, on_checkpoint, problem):
+def _optimize(settings, objective, x0, iterations, log, on_checkpoint, problem, stop_below):
     from nst import optimize
 
     def checkpoint(it, img):
@@ -345,6 +357,7 @@ def _optimize(settings, objective, x0, iterations, log, on_checkpoint, problem):
         save_every=settings.save_every,
         on_checkpoint=checkpoint,
         log=log,
+        stop_below=stop_below,
     )
     if settings.optimizer == "lbfgs":
         return optimize.lbfgs(objective, x0, **common)

@@ -43,6 +43,8 @@ class _Progress:
         self.last = self.start
         self.first_iteration_at = None
         self.initial: dict = {}
+        self.stop_below: float | None = None  # benchmarks: stop once the loss is this low
+        self.reason = ""
 
     def start_values(self, values: dict) -> None:
         if not self.initial:
@@ -66,11 +68,13 @@ class _Progress:
             )
         if self.save_every and self.on_checkpoint and it % self.save_every == 0:
             self.on_checkpoint(it, image_fn())
-        if self.min_improvement and it > 1:
+        if self.stop_below is not None and row["total"] <= self.stop_below:
+            self.reason = "target-loss"
+        elif self.min_improvement and it > 1:
             prev = self.history[-2]["total"]
             if prev > 0 and (prev - row["total"]) / prev < self.min_improvement:
-                return True
-        return False
+                self.reason = "min-improvement"
+        return bool(self.reason)
 
 
 def _value_and_grad(objective, shape):
@@ -115,6 +119,7 @@ def lbfgs(
     log=print,
     history_size: int = 100,
     on_evaluation: Callable[[np.ndarray, float], None] | None = None,
+    stop_below: float | None = None,
 ) -> OptimizationResult:
     """Minimise with scipy's L-BFGS-B; one iteration may use several evaluations (line search).
 
@@ -129,6 +134,7 @@ def lbfgs(
     shape = x0.shape
     fn = _value_and_grad(objective, shape)
     progress = _Progress(iterations, print_every, min_improvement, log, on_checkpoint, save_every)
+    progress.stop_below = stop_below
     last = {"values": None, "evals": 0}
 
     def fun(flat):
@@ -154,7 +160,7 @@ def lbfgs(
     # TensorFlow's next evaluation (measured at 256 px: 0.24 s instead of 0.20 s per call).
     with threadpoolctl.threadpool_limits(1):
         res = _minimize(fun, x0, bounds, callback, iterations, history_size)
-    reason = "min-improvement" if res.status == 99 or "callback" in str(res.message).lower() else ""
+    reason = progress.reason
     if not reason:
         reason = "iterations" if len(progress.history) >= iterations else str(res.message)
     return OptimizationResult(
@@ -183,6 +189,7 @@ def adam(
     save_every: int = 0,
     on_checkpoint=None,
     log=print,
+    stop_below: float | None = None,
 ) -> OptimizationResult:
     """Adam on the pixels, clipped to ``bounds`` after every step (one evaluation per iteration)."""
     import keras
@@ -201,14 +208,14 @@ def adam(
         return values
 
     progress = _Progress(iterations, print_every, min_improvement, log, on_checkpoint, save_every)
+    progress.stop_below = stop_below
     start = time.perf_counter()
-    reason = "iterations"
     for i in range(iterations):
         values = step()
         progress.start_values(values)
         if progress.step(values, lambda: x.numpy(), i + 1):
-            reason = "min-improvement"
             break
+    reason = progress.reason or "iterations"
     return OptimizationResult(
         image=x.numpy(),
         history=progress.history,

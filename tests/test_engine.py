@@ -196,3 +196,41 @@ def test_metrics_record_has_provenance(sample_images, tmp_path):
     assert m["timings"]["startup_seconds"] > 0 and m["timings"]["seconds_per_iteration"] > 0
     assert len(m["history"]) == m["iterations"] == 3
     assert m["final_loss"]["total"] <= m["initial_loss"]["total"]
+
+
+def test_multiscale_grows_by_sqrt2_and_starts_each_scale_from_the_last(sample_images):
+    from nst.engine import scale_schedule
+
+    assert scale_schedule(512, 4) == [181, 256, 362, 512]
+    with pytest.raises(nst.SettingsError, match="at least 64 px"):
+        scale_schedule(96, 3)
+    lines = []
+    out, rec = nst.transfer(
+        sample_images["content"],
+        sample_images["red"],
+        log=lines.append,
+        **{**FAST, "size": 96},
+        scales=2,
+        iterations=20,
+    )
+    assert out.shape == (72, 96, 3)
+    assert [s["size"] for s in rec.scales] == [68, 96]
+    assert [s["iterations"] for s in rec.scales] == [10, 10]
+    assert {r["size"] for r in rec.history} == {68, 96}
+    assert sum(1 for ln in lines if ln.startswith("scale ")) == 2
+    # the fine scale starts from the upsampled coarse result, not from the content
+    fine_start = rec.history[10]
+    assert fine_start["content"] > 1.0 and fine_start["style"] < rec.initial["style"] / 5
+
+
+def test_bfloat16_precision_runs_and_lowers_the_loss(sample_images):
+    out, rec = run(
+        sample_images["content"], sample_images["red"], precision="bfloat16", iterations=15
+    )
+    assert rec.final["style"] < rec.initial["style"] / 5
+    assert out.shape == (48, 64, 3)
+    _, again = run(sample_images["content"], sample_images["red"], iterations=2)
+    import keras
+
+    assert again.settings["precision"] == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"  # the policy was put back
