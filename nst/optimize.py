@@ -1,4 +1,4 @@
-"""Optimisers over the image: L-BFGS (scipy's L-BFGS-B) and Adam (clipped to valid pixels).
+"""Optimisers over the image: L-BFGS-B (scipy) and Adam, both kept to valid pixels [0, 255].
 
 Both report per-iteration loss terms and seconds, print progress lines, stop early when the
 relative improvement of the total loss falls below ``min_improvement`` and hand intermediate
@@ -17,6 +17,11 @@ import tensorflow as tf
 import threadpoolctl
 
 TERMS = ("total", "content", "style", "tv")
+# L-BFGS-B starts with unit curvature, so the raw scale of the loss decides how far its first
+# projected-gradient steps go; with the INetwork loss they were far too short and it crawled for
+# dozens of iterations. The objective handed to scipy is scaled so that the largest gradient
+# component at the start equals the full pixel range (recorded losses stay unscaled).
+GRADIENT_SCALE = 255.0
 
 
 @dataclass
@@ -111,7 +116,7 @@ def lbfgs(
     x0: np.ndarray,
     *,
     iterations: int,
-    bounds: tuple[float, float] | None = None,
+    bounds: tuple[float, float] | None = (0.0, 255.0),
     min_improvement: float = 0.0,
     print_every: int = 10,
     save_every: int = 0,
@@ -123,10 +128,11 @@ def lbfgs(
 ) -> OptimizationResult:
     """Minimise with scipy's L-BFGS-B; one iteration may use several evaluations (line search).
 
-    Unbounded by default, like Gatys et al. and jcjohnson/neural-style (the output is clipped to
-    [0, 255] when it is written): with box constraints, strongly coloured styles drive many
-    pixels onto the bounds and L-BFGS-B then crawls (measured: the INetwork loss fell 1.9x in
-    40 iterations with bounds, 72x without).
+    Box-constrained to valid pixels. Unbounded optimisation (Gatys et al., jcjohnson) leaves a
+    few percent of the pixels far outside [0, 255], and clipping them when the image is written
+    undoes much of the work (measured at 128 px, 60 iterations: Gatys loss 840 unbounded, 88,000
+    once clipped; 554 bounded). With the gradient scaling below, bounded L-BFGS-B also converges
+    on the INetwork loss (17 vs 30,000 without scaling).
 
     ``on_evaluation(x, seconds)`` is called after every evaluation (benchmarks pair it with a
     bare network pass on the same image).
@@ -135,12 +141,15 @@ def lbfgs(
     fn = _value_and_grad(objective, shape)
     progress = _Progress(iterations, print_every, min_improvement, log, on_checkpoint, save_every)
     progress.stop_below = stop_below
-    last = {"values": None, "evals": 0}
+    last = {"values": None, "evals": 0, "scale": None}
 
     def fun(flat):
         t = time.perf_counter()
         values, grad = fn(tf.constant(flat.reshape(shape), tf.float32))
-        out = float(values["total"]), grad.numpy().astype(np.float64).ravel()
+        g = grad.numpy().astype(np.float64).ravel()
+        if last["scale"] is None:
+            last["scale"] = GRADIENT_SCALE / max(float(np.abs(g).max()), 1e-12)
+        out = float(values["total"]) * last["scale"], g * last["scale"]
         last["values"] = values
         last["evals"] += 1
         progress.start_values(values)
