@@ -69,12 +69,18 @@ def run_transfer(content, style, **kw):
     return out, rec, time.perf_counter() - start
 
 
-def bench_multiscale(size, iterations, scales):
+def bench_multiscale(size, iterations, scales, coarse):
     content, style = images_for(size)
     _, single, single_s = run_transfer(content, style, size=size, iterations=iterations)
     target = single.final["total"]
     _, multi, multi_s = run_transfer(
-        content, style, size=size, scales=scales, iterations=iterations * 4, stop_below=target
+        content,
+        style,
+        size=size,
+        scales=scales,
+        iterations=iterations * 2,
+        coarse_iterations=coarse,
+        stop_below=target,
     )
     reached = multi.final["total"] <= target
     return {
@@ -355,7 +361,9 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         steps = {
-            "multiscale": lambda: bench_multiscale(256 if q else 512, 60 if q else 150, 3),
+            "multiscale": lambda: bench_multiscale(
+                256 if q else 512, 60 if q else 200, 3 if q else 4, 15 if q else 25
+            ),
             "adam": lambda: bench_adam(128 if q else 256, 100 if q else 500, 4),
             "precision": lambda: bench_precision(128 if q else 256, 30 if q else 100),
             "memory": lambda: bench_memory([256, 512] if q else [512, 1024, 2048], tmp),

@@ -78,6 +78,9 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--learning-rate", type=float, default=d.learning_rate, help="adam only")
     g.add_argument("--min-improvement", type=float, default=d.min_improvement)
     g.add_argument("--scales", type=int, default=d.scales, help="coarse-to-fine steps of ~sqrt(2)")
+    g.add_argument(
+        "--coarse-iterations", type=int, metavar="N", help="per coarser scale (default: 1/4)"
+    )
     g.add_argument("--precision", choices=PRECISIONS, default=d.precision)
     g.add_argument("--threads", type=int, default=d.threads, help="0: TensorFlow's default")
     g.add_argument("--save-every", type=int, default=d.save_every, metavar="N")

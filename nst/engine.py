@@ -237,7 +237,7 @@ def transfer(
     t_setup = time.perf_counter() - t0
 
     sizes = scale_schedule(settings.size, settings.scales)
-    per_scale = _iterations_per_scale(settings.iterations, len(sizes))
+    per_scale = [settings.effective_coarse_iterations] * (len(sizes) - 1) + [settings.iterations]
     history, scale_records, evaluations, reason, initial = [], [], 0, "", {}
     first_iteration_at = None
     image = None
@@ -315,17 +315,6 @@ def transfer(
         f"{record.final['total']:.4g} in {optimize_seconds:.1f} s ({reason})"
     )
     return out, record
-
-
-def _iterations_per_scale(total: int, scales: int) -> list[int]:
-    """Split the iteration budget: half on the final scale, the rest evenly on the coarse ones."""
-    if scales == 1:
-        return [total]
-    final = max(1, total // 2)
-    rest = total - final
-    coarse = [rest // (scales - 1)] * (scales - 1)
-    coarse[-1] += rest - sum(coarse)
-    return [max(1, c) for c in coarse] + [final]
 
 
 def _objective(extractor, settings, problem, blend, style_masks, weight_map):

@@ -56,6 +56,7 @@ class TransferSettings:
     content_mask: str | None = None
     # Multi-scale schedule and numerics.
     scales: int = 1
+    coarse_iterations: int | None = None  # per coarser scale; None: a quarter of iterations
     precision: str = "float32"
     threads: int = 0
 
@@ -129,6 +130,8 @@ class TransferSettings:
             raise SettingsError(f"iterations must be at least 1, not {self.iterations}.")
         if self.scales < 1:
             raise SettingsError(f"scales must be at least 1, not {self.scales}.")
+        if self.coarse_iterations is not None and self.coarse_iterations < 1:
+            raise SettingsError("coarse-iterations must be at least 1.")
         if not 0 <= self.min_improvement < 1:
             raise SettingsError("min-improvement is a relative change: use a value in [0, 1).")
         for name in ("save_every", "print_every", "threads"):
@@ -141,6 +144,12 @@ class TransferSettings:
             )
 
     # Method-dependent effective values -------------------------------------------------------
+
+    @property
+    def effective_coarse_iterations(self) -> int:
+        if self.coarse_iterations is not None:
+            return self.coarse_iterations
+        return max(10, self.iterations // 4)
 
     @property
     def effective_shift(self) -> float:

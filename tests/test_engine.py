@@ -212,10 +212,11 @@ def test_multiscale_grows_by_sqrt2_and_starts_each_scale_from_the_last(sample_im
         **{**FAST, "size": 96},
         scales=2,
         iterations=20,
+        coarse_iterations=10,
     )
     assert out.shape == (72, 96, 3)
     assert [s["size"] for s in rec.scales] == [68, 96]
-    assert [s["iterations"] for s in rec.scales] == [10, 10]
+    assert [s["iterations"] for s in rec.scales] == [10, 20]
     assert {r["size"] for r in rec.history} == {68, 96}
     assert sum(1 for ln in lines if ln.startswith("scale ")) == 2
     # the fine scale starts from the upsampled coarse result, not from the content
