@@ -1,0 +1,34 @@
+# Neural style transfer experiment: content x style x hyperparameter grid -> contact sheets.
+# The DAG only; the work is done by the nst library (see workflow/scripts and nst/jobs.py).
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/dataset.smk"
+include: "workflow/rules/transfer.smk"
+include: "workflow/rules/report.smk"
+
+
+localrules:
+    all,
+    fetch,
+    summary,
+    loss_plot,
+    sheet_content,
+    sheet_style,
+    sheet_overview,
+
+
+rule all:
+    input:
+        "results/summary.csv",
+        "results/sheets/overview.png",
+        all_sheets_and_plots,

@@ -1,0 +1,188 @@
+"""What each workflow job does, callable without Snakemake (the scripts in workflow/scripts are
+a few lines that hand their inputs, outputs and params to these functions).
+
+Every job logs to its log file; a user error ends the job with one sentence in the log (and on
+stderr) and a non-zero exit, leaving no output behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from nst.errors import NSTError
+
+
+@contextlib.contextmanager
+def logged(log_path: str | os.PathLike | None) -> Iterator[None]:
+    """Send stdout and stderr (TensorFlow's C++ output included) to ``log_path``; turn a user
+    error into one line in the log and on the original stderr, and exit 1."""
+    if log_path is None:
+        try:
+            yield
+        except NSTError as exc:
+            print(f"nst: error: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
+        return
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    try:
+        yield
+    except NSTError as exc:
+        line = f"nst: error: {exc}\n".encode()
+        os.write(log_fd, line)
+        os.write(saved[1], line)
+        raise SystemExit(1) from None
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, log_fd):
+            os.close(fd)
+
+
+def fetch_job(dataset: dict, images_dir, manifest, cache_dir=None) -> None:
+    from nst.dataset import fetch_dataset
+
+    fetch_dataset(
+        dataset.get("sources") or {},
+        images_dir,
+        manifest,
+        cache_dir=cache_dir or dataset.get("cache_dir"),
+        http=dataset.get("http"),
+        strict=bool(dataset.get("strict", False)),
+    )
+
+
+def manifest_files(manifest, images_dir, role: str) -> dict[str, Path]:
+    """{name: path} of the usable images of ``role`` in a manifest."""
+    from nst.dataset import read_manifest
+
+    return {
+        r["name"]: Path(images_dir) / r["file"]
+        for r in read_manifest(manifest)
+        if r["role"] == role and r["status"] == "ok"
+    }
+
+
+def manifest_masks(manifest, images_dir, role: str) -> dict[str, Path]:
+    from nst.dataset import read_manifest
+
+    return {
+        r["name"]: Path(images_dir) / r["mask"]
+        for r in read_manifest(manifest)
+        if r["role"] == role and r["status"] == "ok" and r.get("mask")
+    }
+
+
+def prepare_job(src, dst, size: int) -> None:
+    from nst.preprocess import prepare_image
+
+    prepare_image(src, dst, int(size))
+
+
+def transfer_job(
+    content,
+    styles: Sequence,
+    image,
+    metrics,
+    settings: dict,
+    *,
+    gpus: int = 0,
+    gpu: int = 0,
+    lock_dir: str | os.PathLike = ".snakemake/gpu-slots",
+) -> None:
+    """One style-transfer run; a GPU job first takes its own GPU slot."""
+    from nst.gpu import gpu_slot
+    from nst.settings import TransferSettings
+
+    run_settings = TransferSettings.from_dict(dict(settings))
+    with gpu_slot(int(gpus), lock_dir, wanted=int(gpu)) as slot:
+        where = "CPU" if slot is None else f"GPU {slot}"
+        print(f"nst: transfer {content} x {', '.join(map(str, styles))} on {where}", flush=True)
+        from nst.engine import transfer_files
+
+        transfer_files(content, list(styles), image, metrics, run_settings)
+
+
+def load_runs(keys: Sequence[Sequence[str]], images: Sequence, metrics: Sequence):
+    from nst.sheets import Run
+
+    return [
+        Run.load(c, s, p, img, m) for (c, s, p), img, m in zip(keys, images, metrics, strict=True)
+    ]
+
+
+def summary_job(keys, images, metrics, labels: dict[str, str], out) -> None:
+    from nst.summary import write_summary
+
+    runs = load_runs(keys, images, metrics)
+    write_summary(runs, labels, out)
+    print(f"nst: wrote {out} ({len(runs)} runs)")
+
+
+def loss_plot_job(keys, images, metrics, out) -> None:
+    from nst.summary import plot_losses
+
+    runs = load_runs(keys, images, metrics)
+    plot_losses(runs, out, f"{runs[0].content} × {runs[0].style}" if runs else "")
+    print(f"nst: wrote {out}")
+
+
+def sheet_job(
+    kind: str,
+    keys,
+    images,
+    metrics,
+    *,
+    sets: Sequence[str],
+    labels: dict[str, str],
+    content_images: dict,
+    style_images: dict,
+    out,
+    thumb: int = 160,
+) -> None:
+    """A contact sheet: ``kind`` is "content" or "style" (one name in ``keys``) or "overview"."""
+    from nst import sheets
+
+    runs = load_runs(keys, images, metrics)
+    contents = list(dict.fromkeys(c for c, _s, _p in keys))
+    styles = list(dict.fromkeys(s for _c, s, _p in keys))
+    thumbs = (content_images, style_images)
+    if kind == "content":
+        image = sheets.content_sheet(
+            contents[0],
+            content_images.get(contents[0]),
+            styles,
+            style_images,
+            sets,
+            labels,
+            runs,
+            thumb=thumb,
+        )
+    elif kind == "style":
+        image = sheets.style_sheet(
+            styles[0],
+            style_images.get(styles[0]),
+            contents,
+            content_images,
+            sets,
+            labels,
+            runs,
+            thumb=thumb,
+        )
+    else:
+        image = sheets.overview_sheet(
+            contents, thumbs[0], styles, thumbs[1], sets, labels, runs, thumb=thumb
+        )
+    sheets.save_sheet(image, out)
+    print(f"nst: wrote {out} ({len(runs)} runs, {image.width}x{image.height} px)")

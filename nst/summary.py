@@ -1,0 +1,100 @@
+"""The experiment's table (one row per run) and loss curves (one plot per content x style)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from nst.atomic import atomic_path, write_text
+from nst.sheets import Run
+
+COLUMNS = (
+    "content",
+    "style",
+    "params",
+    "method",
+    "model",
+    "size",
+    "iterations",
+    "evaluations",
+    "stop_reason",
+    "loss_total",
+    "loss_content",
+    "loss_style",
+    "loss_tv",
+    "seconds_total",
+    "seconds_per_iteration",
+    "startup_seconds",
+    "settings",
+    "image",
+)
+
+
+def summary_rows(runs: list[Run], labels: dict[str, str]) -> list[dict]:
+    rows = []
+    for r in runs:
+        m = r.metrics
+        final = m.get("final_loss", {})
+        timings = m.get("timings", {})
+        settings = m.get("settings", {})
+        rows.append(
+            {
+                "content": r.content,
+                "style": r.style,
+                "params": r.params,
+                "method": settings.get("method"),
+                "model": settings.get("model"),
+                "size": settings.get("size"),
+                "iterations": m.get("iterations"),
+                "evaluations": m.get("evaluations"),
+                "stop_reason": m.get("stop_reason"),
+                "loss_total": final.get("total"),
+                "loss_content": final.get("content"),
+                "loss_style": final.get("style"),
+                "loss_tv": final.get("tv"),
+                "seconds_total": timings.get("total_seconds"),
+                "seconds_per_iteration": timings.get("seconds_per_iteration"),
+                "startup_seconds": timings.get("startup_seconds"),
+                "settings": labels.get(r.params, ""),
+                "image": str(r.image),
+            }
+        )
+    return rows
+
+
+def write_summary(runs: list[Run], labels: dict[str, str], path: str | os.PathLike) -> Path:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(summary_rows(runs, labels))
+    write_text(path, buf.getvalue())
+    return Path(path)
+
+
+def plot_losses(runs: list[Run], path: str | os.PathLike, title: str = "") -> Path:
+    """Total, content and style loss per iteration, one colour per hyperparameter set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
+    for i, run in enumerate(sorted(runs, key=lambda r: r.params)):
+        history = run.metrics.get("history", [])
+        x = [h["iteration"] for h in history]
+        for ax, term in zip(axes, ("total", "content", "style"), strict=True):
+            ax.plot(x, [h[term] for h in history], label=run.params, color=f"C{i}")
+    for ax, term in zip(axes, ("total", "content", "style"), strict=True):
+        ax.set_title(f"{term} loss")
+        ax.set_xlabel("iteration")
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return Path(path)

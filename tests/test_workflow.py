@@ -1,0 +1,217 @@
+"""The real Snakemake workflow on a tiny experiment: outputs, no-op rerun, partial reruns,
+schema errors and a broken input under --keep-going."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import make_content, make_style
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(images: Path, styles=("red", "blue")) -> dict:
+    return {
+        "dataset": {
+            "sources": {
+                "content": [
+                    {"path": str(images / "c1.png"), "name": "c1"},
+                    {"path": str(images / "c2.png"), "name": "c2"},
+                ],
+                "style": [{"path": str(images / f"{s}.png"), "name": s} for s in styles],
+            },
+            "cache_dir": str(images.parent / "cache"),
+        },
+        "prepare": {"size": 64},
+        "defaults": {"model": "vgg16-hed", "size": 64, "iterations": 4, "print_every": 1},
+        "params": {"soft": {"style_weight": 1.0}, "hard": {"style_weight": 100.0}},
+        "resources": {"transfer": {"threads": 1, "mem_mb": 1000, "runtime": 5}},
+        "sheets": {"thumb": 48},
+    }
+
+
+def make_images(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(make_content(60, 80)).save(folder / "c1.png")
+    Image.fromarray(make_content(64, 64)[:, ::-1]).save(folder / "c2.png")
+    Image.fromarray(make_style("red", 64)).save(folder / "red.png")
+    Image.fromarray(make_style("blue", 64, seed=1)).save(folder / "blue.png")
+    Image.fromarray(make_style("red", 64, seed=5)[:, :, ::-1]).save(folder / "green.png")
+    return folder
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--printshellcmds",
+        *args,
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table Snakemake prints: {rule: count}."""
+    counts = {}
+    table = output.split("Job stats:")[-1]
+    for line in table.splitlines():
+        m = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if m:
+            counts[m[1]] = int(m[2])
+    return counts
+
+
+def transfer_images(workdir: Path) -> dict[str, float]:
+    return {
+        str(p.relative_to(workdir)): p.stat().st_mtime_ns
+        for p in sorted((workdir / "results" / "transfer").glob("*/*/*/image.png"))
+    }
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    """One full run of the tiny experiment, shared by the rerun tests (in order)."""
+    root = tmp_path_factory.mktemp("workflow")
+    images = make_images(root / "inputs")
+    workdir = root / "run"
+    write_config(workdir, tiny_config(images))
+    proc = snakemake(workdir)
+    return {"workdir": workdir, "images": images, "first": proc}
+
+
+def test_full_run_outputs(experiment):
+    wd = experiment["workdir"]
+    images = transfer_images(wd)
+    assert len(images) == 8  # 2 contents x 2 styles x 2 sets
+    for path in images:
+        with Image.open(wd / path) as im:
+            assert max(im.size) == 64
+        metrics = json.loads((wd / path).with_name("metrics.json").read_text())
+        assert metrics["settings"]["threads"] == 1 and metrics["iterations"] == 4
+        assert metrics["final_loss"]["total"] < metrics["initial_loss"]["total"]
+    rows = list(csv.DictReader((wd / "results" / "summary.csv").open()))
+    assert len(rows) == 8
+    assert {(r["content"], r["style"], r["params"]) for r in rows} == {
+        (c, s, p) for c in ("c1", "c2") for s in ("red", "blue") for p in ("soft", "hard")
+    }
+    assert {r["settings"] for r in rows} == {"style_weight=1", "style_weight=100"}
+    # hard sets weigh style 100x: their final style loss is lower than the soft ones'
+    for c in ("c1", "c2"):
+        for s in ("red", "blue"):
+            pair = {
+                r["params"]: float(r["loss_style"])
+                for r in rows
+                if r["content"] == c and r["style"] == s
+            }
+            assert pair["hard"] < pair["soft"]
+    cell = 48 + 12
+    for kind, names in (("content", ("c1", "c2")), ("style", ("red", "blue"))):
+        for name in names:
+            with Image.open(wd / "results" / "sheets" / kind / f"{name}.png") as im:
+                assert im.width == 3 * cell  # header column + 2 sets
+    with Image.open(wd / "results" / "sheets" / "overview.png") as im:
+        assert im.width == 5 * cell  # header column + 2 styles x 2 sets
+    assert len(list((wd / "results" / "plots").glob("*/*.png"))) == 4
+    log = (wd / "logs" / "transfer" / "c1" / "red" / "soft.log").read_text()
+    assert "iter     4/4" in log and "done:" in log
+    assert (wd / "benchmarks" / "transfer" / "c1" / "red" / "soft.tsv").is_file()
+    assert not list(wd.rglob(".*.tmp-*"))  # no temporary left anywhere
+
+
+def test_second_run_is_a_noop(experiment):
+    wd = experiment["workdir"]
+    before = transfer_images(wd)
+    proc = snakemake(wd, "--dry-run")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    snakemake(wd)
+    assert transfer_images(wd) == before
+
+
+def test_changing_one_set_reruns_only_its_jobs(experiment):
+    wd = experiment["workdir"]
+    before = transfer_images(wd)
+    config = tiny_config(experiment["images"])
+    config["params"]["hard"]["style_weight"] = 50.0
+    write_config(wd, config)
+    dry = snakemake(wd, "--dry-run")
+    assert job_counts(dry.stdout)["transfer"] == 4
+    snakemake(wd)
+    after = transfer_images(wd)
+    changed = sorted(p for p in after if after[p] != before[p])
+    assert len(changed) == 4 and all("/hard/" in p for p in changed)
+
+
+def test_adding_a_style_runs_only_the_new_combinations(experiment):
+    wd = experiment["workdir"]
+    before = transfer_images(wd)
+    config = tiny_config(experiment["images"], styles=("red", "blue", "green"))
+    config["params"]["hard"]["style_weight"] = 50.0  # as left by the previous test
+    write_config(wd, config)
+    proc = snakemake(wd)
+    after = transfer_images(wd)
+    new = sorted(set(after) - set(before))
+    assert len(new) == 4 and all("/green/" in p for p in new)
+    assert all(after[p] == before[p] for p in before)
+    assert proc.stderr.count("rule transfer:") == 4
+
+
+def test_schema_violation_fails_before_any_job_naming_the_key(tmp_path):
+    images = make_images(tmp_path / "inputs")
+    for mutate, key in (
+        (lambda c: c["params"]["soft"].update(style_weight="lots"), "style_weight"),
+        (lambda c: c["params"]["soft"].update(stlye_weight=3), "stlye_weight"),
+        (lambda c: c.update(prepare={"size": 8}), "size"),
+    ):
+        config = tiny_config(images)
+        mutate(config)
+        write_config(tmp_path / "run", config)
+        proc = snakemake(tmp_path / "run", check=False)
+        assert proc.returncode != 0
+        assert key in proc.stderr
+        assert not (tmp_path / "run" / "results").exists()
+
+
+def test_keep_going_fails_only_the_broken_image_jobs(tmp_path):
+    images = make_images(tmp_path / "inputs")
+    # decodes fine (so the dataset keeps it) but is too small to stylise
+    Image.fromarray(np.full((20, 24, 3), 128, np.uint8)).save(images / "c2.png")
+    write_config(tmp_path / "run", tiny_config(images))
+    proc = snakemake(tmp_path / "run", "--keep-going", check=False)
+    assert proc.returncode != 0
+    wd = tmp_path / "run"
+    done = transfer_images(wd)
+    assert len(done) == 4 and all(p.startswith("results/transfer/c1/") for p in done)
+    for s in ("red", "blue"):
+        for p in ("soft", "hard"):
+            log = (wd / "logs" / "transfer" / "c2" / s / f"{p}.log").read_text()
+            errors = [ln for ln in log.splitlines() if ln.startswith("nst: error:")]
+            assert len(errors) == 1 and "at least 32 px" in errors[0]
+            assert not (wd / "results" / "transfer" / "c2" / s / p / "image.png").exists()

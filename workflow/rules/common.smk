@@ -1,0 +1,89 @@
+from pathlib import Path
+
+from nst import grid, jobs
+
+IMAGES = "results/dataset/images"
+MANIFEST = "results/dataset/manifest.tsv"
+
+# Validated at parse time: a bad hyperparameter set stops the workflow before any job.
+SETS = grid.param_sets(config)
+LABELS = {name: grid.describe(v) for name, v in grid.differing_values(SETS).items()}
+TRANSFER = config["resources"]["transfer"]
+NAME = "[A-Za-z0-9][A-Za-z0-9_.-]*"
+
+
+wildcard_constraints:
+    content=NAME,
+    style=NAME,
+    name=NAME,
+    role="content|style",
+    params="|".join(map(grid.re.escape, SETS)),
+
+
+def dataset_files(role):
+    """{name: fetched image} of a role, once the dataset checkpoint has run."""
+    manifest = checkpoints.fetch.get().output.manifest
+    return jobs.manifest_files(manifest, IMAGES, role)
+
+
+def fetched_image(wildcards):
+    files = dataset_files(wildcards.role)
+    if wildcards.name not in files:
+        raise ValueError(
+            f"no {wildcards.role} image named {wildcards.name} in {MANIFEST}"
+        )
+    return files[wildcards.name]
+
+
+def contents():
+    return grid.select(dataset_files("content"), config["contents"], "content")
+
+
+def styles():
+    return grid.select(dataset_files("style"), config["styles"], "style")
+
+
+def runs(content=None, style=None):
+    """(content, style, set) of every transfer job, optionally for one content or style."""
+    return [
+        (c, s, p)
+        for c, s in grid.combinations(config, contents(), styles())
+        if content in (None, c) and style in (None, s)
+        for p in SETS
+    ]
+
+
+def run_files(keys, name):
+    return [f"results/transfer/{c}/{s}/{p}/{name}" for c, s, p in keys]
+
+
+def prepared(role, names):
+    return {n: f"results/prepared/{role}/{n}.png" for n in names}
+
+
+def transfer_settings(wildcards):
+    settings = dict(SETS[wildcards.params])
+    settings.setdefault("threads", TRANSFER["threads"])
+    return settings
+
+
+def all_sheets_and_plots(wildcards):
+    keys = runs()
+    pairs = sorted({(c, s) for c, s, _ in keys})
+    return (
+        [f"results/sheets/content/{c}.png" for c in sorted({c for c, _, _ in keys})]
+        + [f"results/sheets/style/{s}.png" for s in sorted({s for _, s, _ in keys})]
+        + [f"results/plots/{c}/{s}.png" for c, s in pairs]
+    )
+
+
+SHEET_INPUTS = dict(
+    images=lambda wc: run_files(runs(**sheet_filter(wc)), "image.png"),
+    metrics=lambda wc: run_files(runs(**sheet_filter(wc)), "metrics.json"),
+    contents=lambda wc: list(prepared("content", contents()).values()),
+    styles=lambda wc: list(prepared("style", styles()).values()),
+)
+
+
+def sheet_filter(wildcards):
+    return {k: v for k, v in wildcards.items() if k in ("content", "style")}

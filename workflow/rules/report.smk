@@ -1,0 +1,118 @@
+rule summary:
+    input:
+        images=lambda wc: run_files(runs(), "image.png"),
+        metrics=lambda wc: run_files(runs(), "metrics.json"),
+    output:
+        report(
+            "results/summary.csv",
+            caption="../report/summary.rst",
+            category="Summary",
+        ),
+    log:
+        "logs/report/summary.log",
+    conda:
+        "../../envs/nst.yaml"
+    params:
+        runs=lambda wc: runs(),
+        labels=LABELS,
+    script:
+        "../scripts/summary.py"
+
+
+rule loss_plot:
+    input:
+        images=lambda wc: run_files(runs(wc.content, wc.style), "image.png"),
+        metrics=lambda wc: run_files(runs(wc.content, wc.style), "metrics.json"),
+    output:
+        report(
+            "results/plots/{content}/{style}.png",
+            caption="../report/loss_plot.rst",
+            category="Loss curves",
+            subcategory="{content}",
+        ),
+    log:
+        "logs/report/plots/{content}/{style}.log",
+    conda:
+        "../../envs/nst.yaml"
+    params:
+        runs=lambda wc: runs(wc.content, wc.style),
+    script:
+        "../scripts/loss_plot.py"
+
+
+rule sheet_content:
+    input:
+        **SHEET_INPUTS,
+    output:
+        report(
+            "results/sheets/content/{content}.png",
+            caption="../report/sheet_content.rst",
+            category="Contact sheets",
+            subcategory="Per content",
+        ),
+    log:
+        "logs/report/sheets/content/{content}.log",
+    conda:
+        "../../envs/nst.yaml"
+    params:
+        kind="content",
+        runs=lambda wc: runs(content=wc.content),
+        sets=list(SETS),
+        labels=LABELS,
+        content_names=lambda wc: contents(),
+        style_names=lambda wc: styles(),
+        thumb=config["sheets"]["thumb"],
+    script:
+        "../scripts/sheet.py"
+
+
+rule sheet_style:
+    input:
+        **SHEET_INPUTS,
+    output:
+        report(
+            "results/sheets/style/{style}.png",
+            caption="../report/sheet_style.rst",
+            category="Contact sheets",
+            subcategory="Per style",
+        ),
+    log:
+        "logs/report/sheets/style/{style}.log",
+    conda:
+        "../../envs/nst.yaml"
+    params:
+        kind="style",
+        runs=lambda wc: runs(style=wc.style),
+        sets=list(SETS),
+        labels=LABELS,
+        content_names=lambda wc: contents(),
+        style_names=lambda wc: styles(),
+        thumb=config["sheets"]["thumb"],
+    script:
+        "../scripts/sheet.py"
+
+
+rule sheet_overview:
+    input:
+        **SHEET_INPUTS,
+    output:
+        report(
+            "results/sheets/overview.png",
+            caption="../report/sheet_overview.rst",
+            category="Contact sheets",
+            subcategory="Overview",
+        ),
+    log:
+        "logs/report/sheets/overview.log",
+    conda:
+        "../../envs/nst.yaml"
+    params:
+        kind="overview",
+        runs=lambda wc: runs(),
+        sets=list(SETS),
+        labels=LABELS,
+        content_names=lambda wc: contents(),
+        style_names=lambda wc: styles(),
+        thumb=config["sheets"]["thumb"],
+    script:
+        "../scripts/sheet.py"

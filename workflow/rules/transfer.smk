@@ -1,0 +1,23 @@
+rule transfer:
+    input:
+        content="results/prepared/content/{content}.png",
+        style="results/prepared/style/{style}.png",
+    output:
+        image="results/transfer/{content}/{style}/{params}/image.png",
+        metrics="results/transfer/{content}/{style}/{params}/metrics.json",
+    log:
+        "logs/transfer/{content}/{style}/{params}.log",
+    benchmark:
+        "benchmarks/transfer/{content}/{style}/{params}.tsv"
+    conda:
+        "../../envs/nst.yaml"
+    threads: TRANSFER["threads"]
+    resources:
+        mem_mb=TRANSFER["mem_mb"],
+        runtime=TRANSFER["runtime"],
+        gpu=TRANSFER["gpu"],
+    params:
+        settings=transfer_settings,
+        gpus=config["gpus"],
+    script:
+        "../scripts/transfer.py"

@@ -1,0 +1,4 @@
+from nst import jobs
+
+with jobs.logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
+    jobs.prepare_job(snakemake.input[0], snakemake.output[0], snakemake.params.size)  # noqa: F821

@@ -1,0 +1,13 @@
+from nst import jobs
+
+sm = snakemake  # noqa: F821 (snakemake is injected)
+with jobs.logged(sm.log[0]):
+    jobs.transfer_job(
+        sm.input.content,
+        [sm.input.style],
+        sm.output.image,
+        sm.output.metrics,
+        sm.params.settings,
+        gpus=sm.params.gpus,
+        gpu=sm.resources.gpu,
+    )
