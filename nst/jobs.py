@@ -134,7 +134,7 @@ def loss_plot_job(keys, images, metrics, out) -> None:
     from nst.summary import plot_losses
 
     runs = load_runs(keys, images, metrics)
-    plot_losses(runs, out, f"{runs[0].content} × {runs[0].style}" if runs else "")
+    plot_losses(runs, out, f"{runs[0].content} x {runs[0].style}" if runs else "")
     print(f"nst: wrote {out}")
 
 

@@ -111,8 +111,9 @@ def contact_sheet(
     if title:
         draw.text((PAD, PAD), _fit(draw, title, bold, width - 2 * PAD), fill=INK, font=bold)
 
-    def place(x, y, header_image, lines, show_image, muted_from=1):
-        if show_image:
+    def place(x, y, header_image, lines, show_image, muted_from=1, header=False):
+        # a header without a picture keeps its text at the top of its (blank) picture area
+        if show_image and not (header and header_image is None):
             sheet.paste(_thumb(header_image, thumb), (x + PAD, y + PAD))
             y += thumb
         for i, text in enumerate(lines):
@@ -124,9 +125,9 @@ def contact_sheet(
                 font=font,
             )
 
-    place(0, title_h, corner.image, corner.lines, has_col_images)
+    place(0, title_h, corner.image, corner.lines, has_col_images, header=True)
     for j, col in enumerate(columns):
-        place(cell_w * (j + 1), title_h, col.image, col.lines, has_col_images)
+        place(cell_w * (j + 1), title_h, col.image, col.lines, has_col_images, header=True)
     for i, (row, row_cells) in enumerate(zip(rows, cells, strict=True)):
         y = title_h + head_h + i * cell_h
         place(0, y, row.image, row.lines, True)
@@ -152,7 +153,7 @@ def _cell(run: Run | None, labels: dict[str, str]) -> Cell:
     return Cell(
         run.image,
         [
-            f"{run.content} × {run.style}",
+            f"{run.content} x {run.style}",
             f"{run.params}: {labels.get(run.params, '')}".strip(),
             f"{loss}  {secs}".strip(),
         ],
@@ -171,7 +172,7 @@ def content_sheet(content, content_image, styles, style_images, sets, labels, ru
         [Header([name, labels.get(name, "")]) for name in sets],
         [Header([f"style: {s}"], style_images.get(s)) for s in styles],
         [[_cell(idx.get((content, s, p)), labels) for p in sets] for s in styles],
-        title=f"{content}: styles × hyperparameter sets",
+        title=f"{content}: styles x hyperparameter sets",
         **kw,
     )
 
@@ -184,7 +185,7 @@ def style_sheet(style, style_image, contents, content_images, sets, labels, runs
         [Header([name, labels.get(name, "")]) for name in sets],
         [Header([f"content: {c}"], content_images.get(c)) for c in contents],
         [[_cell(idx.get((c, style, p)), labels) for p in sets] for c in contents],
-        title=f"{style}: contents × hyperparameter sets",
+        title=f"{style}: contents x hyperparameter sets",
         **kw,
     )
 
@@ -194,7 +195,7 @@ def overview_sheet(contents, content_images, styles, style_images, sets, labels,
     idx = _index(runs)
     columns = [(s, p) for s in styles for p in sets]
     return contact_sheet(
-        Header(["content ↓  style →"]),
+        Header(["rows: contents", "columns: style, set"]),
         [Header([f"style: {s}", p], style_images.get(s)) for s, p in columns],
         [Header([f"content: {c}"], content_images.get(c)) for c in contents],
         [[_cell(idx.get((c, s, p)), labels) for s, p in columns] for c in contents],
