@@ -358,6 +358,10 @@ def main(argv=None):
         "tensorflow": tf.__version__,
     }
     out = Path(args.out)
+    previous = out / "performance.json"
+    if previous.is_file():  # keep the parts not re-run this time
+        old = json.loads(previous.read_text())
+        report = {**{k: v for k, v in old.items() if k not in ("machine", "tensorflow")}, **report}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         steps = {

@@ -8,6 +8,7 @@ stay short and readable and changing one set re-runs only its jobs.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 
@@ -39,10 +40,13 @@ def param_sets(config: dict) -> dict[str, dict]:
 
 
 def differing_values(sets: dict[str, dict]) -> dict[str, dict]:
-    """For each set, the settings whose value is not the same in every set."""
+    """For each set, the settings whose value is not the same in every set (a setting a set
+    leaves out counts with the library's default, so labels never read ``key=None``)."""
+    defaults = dataclasses.asdict(TransferSettings())
+    full = {name: {**defaults, **s} for name, s in sets.items()}
     keys = sorted({k for s in sets.values() for k in s})
-    varying = [k for k in keys if len({repr(s.get(k)) for s in sets.values()}) > 1]
-    return {name: {k: s.get(k) for k in varying} for name, s in sets.items()}
+    varying = [k for k in keys if len({repr(s[k]) for s in full.values()}) > 1]
+    return {name: {k: s[k] for k in varying} for name, s in full.items()}
 
 
 def describe(values: dict) -> str:

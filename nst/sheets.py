@@ -154,7 +154,8 @@ def _cell(run: Run | None, labels: dict[str, str]) -> Cell:
         run.image,
         [
             f"{run.content} x {run.style}",
-            f"{run.params}: {labels.get(run.params, '')}".strip(),
+            f"set: {run.params}",
+            labels.get(run.params, ""),
             f"{loss}  {secs}".strip(),
         ],
     )

@@ -67,7 +67,7 @@ def test_content_sheet_layout_images_and_labels(tmp_path):
     assert sheet.width == 3 * cell_w  # header column + 2 sets
     arr = np.asarray(sheet)
     # the top-left of the grid: header height, then row 1 (style s1), column 1 (set low)
-    n_lines, line_h = 3, 11 + 3
+    n_lines, line_h = 4, 11 + 3
     cell_h = thumb + n_lines * line_h + 2 * PAD
     head_h = thumb + 2 * line_h + 2 * PAD
     title_h = 11 + 3 + 2 * PAD
@@ -92,7 +92,7 @@ def test_missing_run_is_marked_and_overview_covers_everything(tmp_path):
     arr = np.asarray(overview)
     cell_w = 48 + 2 * PAD
     # the last cell of the last row is the grey "missing" tile
-    last = arr[-(48 // 2) - 3 * 14 - PAD, 4 * cell_w + PAD + 24]
+    last = arr[-(48 // 2) - 4 * 14 - PAD, 4 * cell_w + PAD + 24]
     assert tuple(last) == (235, 235, 235)
 
 

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 from nst import grid, jobs
@@ -17,7 +18,7 @@ wildcard_constraints:
     style=NAME,
     name=NAME,
     role="content|style",
-    params="|".join(map(grid.re.escape, SETS)),
+    params="|".join(map(re.escape, SETS)),
 
 
 def dataset_files(role):

@@ -18,6 +18,5 @@ rule transfer:
         gpu=TRANSFER["gpu"],
     params:
         settings=transfer_settings,
-        gpus=config["gpus"],
     script:
         "../scripts/transfer.py"

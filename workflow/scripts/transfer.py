@@ -8,6 +8,6 @@ with jobs.logged(sm.log[0]):
         sm.output.image,
         sm.output.metrics,
         sm.params.settings,
-        gpus=sm.params.gpus,
+        gpus=sm.config["gpus"],  # not a param: changing it must not re-run jobs
         gpu=sm.resources.gpu,
     )
