@@ -74,6 +74,22 @@ def manifest_files(manifest, images_dir, role: str) -> dict[str, Path]:
     }
 
 
+def manifest_failures(manifest, role: str) -> dict[str, str]:
+    """{name: reason} of the sources of ``role`` that gave no usable image.
+
+    The workflow keeps them in the grid so that their own jobs fail with the reason (and, with
+    --keep-going, only theirs), instead of the image silently missing from the results.
+    """
+    from nst.dataset import read_manifest
+
+    usable = set(manifest_files(manifest, ".", role))
+    return {
+        r["name"]: r["note"] or "the source gave no usable image."
+        for r in read_manifest(manifest)
+        if r["role"] == role and r["status"] == "failed" and r["name"] not in usable
+    }
+
+
 def manifest_masks(manifest, images_dir, role: str) -> dict[str, Path]:
     from nst.dataset import read_manifest
 
@@ -84,9 +100,13 @@ def manifest_masks(manifest, images_dir, role: str) -> dict[str, Path]:
     }
 
 
-def prepare_job(src, dst, size: int) -> None:
+def prepare_job(src, dst, size: int, failure: str = "") -> None:
+    """Prepare one fetched image; a source that failed to fetch fails here with its reason."""
+    from nst.errors import DownloadError
     from nst.preprocess import prepare_image
 
+    if failure:
+        raise DownloadError(failure)
     prepare_image(src, dst, int(size))
 
 

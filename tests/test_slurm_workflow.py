@@ -77,11 +77,9 @@ def slurm_run(slurm_cluster, images, tmp_path_factory) -> dict:
         str(workdir),
         "--profile",
         str(profile),
-        # Else Snakemake also applies profiles/default (the workflow profile next to the
-        # Snakefile), whose default-resources replace the SLURM profile's (partition, account,
-        # runtime); see tests/SLURM_NOTES.md, gotcha 4.
-        "--workflow-profile",
-        "none",
+        # No --workflow-profile none: Snakemake also applies profiles/default (the workflow
+        # profile next to the Snakefile), exactly as for a user, and the test checks that the
+        # SLURM profile's partition, account and runtime survive it (SLURM_NOTES.md, gotcha 4).
         "--slurm-init-seconds-before-status-checks",
         "1",
     ]

@@ -195,22 +195,29 @@ def test_schema_violation_fails_before_any_job_naming_the_key(tmp_path):
         assert not (tmp_path / "run" / "results").exists()
 
 
-def test_keep_going_fails_only_the_broken_image_jobs(tmp_path):
+@pytest.mark.parametrize("broken", ["corrupt", "tiny"])
+def test_keep_going_fails_only_the_broken_image_jobs(tmp_path, broken):
     images = make_images(tmp_path / "inputs")
-    # decodes fine (so the dataset keeps it) but is too small to stylise
-    Image.fromarray(np.full((20, 24, 3), 128, np.uint8)).save(images / "c2.png")
+    if broken == "corrupt":  # a truncated PNG
+        data = (images / "c2.png").read_bytes()
+        (images / "c2.png").write_bytes(data[: len(data) // 2])
+        reason = "c2.png"
+    else:  # decodes, but is too small to stylise
+        Image.fromarray(np.full((20, 24, 3), 128, np.uint8)).save(images / "c2.png")
+        reason = "at least 32 px"
     write_config(tmp_path / "run", tiny_config(images))
     proc = snakemake(tmp_path / "run", "--keep-going", check=False)
     assert proc.returncode != 0
     wd = tmp_path / "run"
     done = transfer_images(wd)
     assert len(done) == 4 and all(p.startswith("results/transfer/c1/") for p in done)
-    for s in ("red", "blue"):
-        for p in ("soft", "hard"):
-            log = (wd / "logs" / "transfer" / "c2" / s / f"{p}.log").read_text()
-            errors = [ln for ln in log.splitlines() if ln.startswith("nst: error:")]
-            assert len(errors) == 1 and "at least 32 px" in errors[0]
-            assert not (wd / "results" / "transfer" / "c2" / s / p / "image.png").exists()
+    assert (wd / "results" / "sheets" / "content" / "c1.png").is_file()  # c1 is complete
+    log = (wd / "logs" / "prepare" / "content" / "c2.log").read_text()
+    errors = [ln for ln in log.splitlines() if ln.startswith("nst: error:")]
+    assert len(errors) == 1 and reason in errors[0], log
+    assert errors[0].rstrip(".").count(". ") == 0  # one sentence
+    assert not list((wd / "results" / "transfer").glob("c2/*/*/image.png"))
+    assert "c2" in (wd / "logs" / "dataset" / "fetch.log").read_text()
 
 
 def test_interrupted_run_leaves_nothing_half_written_and_resumes(tmp_path):

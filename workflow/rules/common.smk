@@ -22,9 +22,10 @@ wildcard_constraints:
 
 
 def dataset_files(role):
-    """{name: fetched image} of a role, once the dataset checkpoint has run."""
+    """{name: fetched image or None for a failed source}, once the dataset checkpoint ran."""
     manifest = checkpoints.fetch.get().output.manifest
-    return jobs.manifest_files(manifest, IMAGES, role)
+    failed = dict.fromkeys(jobs.manifest_failures(manifest, role))
+    return {**failed, **jobs.manifest_files(manifest, IMAGES, role)}
 
 
 def fetched_image(wildcards):
@@ -33,7 +34,13 @@ def fetched_image(wildcards):
         raise ValueError(
             f"no {wildcards.role} image named {wildcards.name} in {MANIFEST}"
         )
-    return files[wildcards.name]
+    # a failed source has no image: its prepare job reads the manifest and fails with the reason
+    return files[wildcards.name] or MANIFEST
+
+
+def fetch_failure(wildcards):
+    manifest = checkpoints.fetch.get().output.manifest
+    return jobs.manifest_failures(manifest, wildcards.role).get(wildcards.name, "")
 
 
 def contents():
@@ -78,13 +85,21 @@ def all_sheets_and_plots(wildcards):
     )
 
 
+def sheet_runs(wildcards):
+    """The runs one sheet shows: those of its content or style, or all for the overview."""
+    wanted = {k: v for k, v in wildcards.items() if k in ("content", "style")}
+    return runs(**wanted)
+
+
+def sheet_names(wildcards, role):
+    """The content or style names on one sheet, in grid order (only these need thumbnails)."""
+    index = 0 if role == "content" else 1
+    return list(dict.fromkeys(run[index] for run in sheet_runs(wildcards)))
+
+
 SHEET_INPUTS = dict(
-    images=lambda wc: run_files(runs(**sheet_filter(wc)), "image.png"),
-    metrics=lambda wc: run_files(runs(**sheet_filter(wc)), "metrics.json"),
-    contents=lambda wc: list(prepared("content", contents()).values()),
-    styles=lambda wc: list(prepared("style", styles()).values()),
+    images=lambda wc: run_files(sheet_runs(wc), "image.png"),
+    metrics=lambda wc: run_files(sheet_runs(wc), "metrics.json"),
+    contents=lambda wc: list(prepared("content", sheet_names(wc, "content")).values()),
+    styles=lambda wc: list(prepared("style", sheet_names(wc, "style")).values()),
 )
-
-
-def sheet_filter(wildcards):
-    return {k: v for k, v in wildcards.items() if k in ("content", "style")}

@@ -23,5 +23,6 @@ rule prepare:
         "../../envs/nst.yaml"
     params:
         size=config["prepare"]["size"],
+        failure=fetch_failure,
     script:
         "../scripts/prepare.py"

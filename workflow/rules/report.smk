@@ -59,8 +59,8 @@ rule sheet_content:
         runs=lambda wc: runs(content=wc.content),
         sets=list(SETS),
         labels=LABELS,
-        content_names=lambda wc: contents(),
-        style_names=lambda wc: styles(),
+        content_names=lambda wc: sheet_names(wc, "content"),
+        style_names=lambda wc: sheet_names(wc, "style"),
         thumb=config["sheets"]["thumb"],
     script:
         "../scripts/sheet.py"
@@ -85,8 +85,8 @@ rule sheet_style:
         runs=lambda wc: runs(style=wc.style),
         sets=list(SETS),
         labels=LABELS,
-        content_names=lambda wc: contents(),
-        style_names=lambda wc: styles(),
+        content_names=lambda wc: sheet_names(wc, "content"),
+        style_names=lambda wc: sheet_names(wc, "style"),
         thumb=config["sheets"]["thumb"],
     script:
         "../scripts/sheet.py"
@@ -111,8 +111,8 @@ rule sheet_overview:
         runs=lambda wc: runs(),
         sets=list(SETS),
         labels=LABELS,
-        content_names=lambda wc: contents(),
-        style_names=lambda wc: styles(),
+        content_names=lambda wc: sheet_names(wc, "content"),
+        style_names=lambda wc: sheet_names(wc, "style"),
         thumb=config["sheets"]["thumb"],
     script:
         "../scripts/sheet.py"
