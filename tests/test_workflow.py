@@ -226,7 +226,7 @@ def test_interrupted_run_leaves_nothing_half_written_and_resumes(tmp_path):
 
     images = make_images(tmp_path / "inputs")
     config = tiny_config(images)
-    config["defaults"]["iterations"] = 30
+    config["defaults"]["iterations"] = 60
     wd = tmp_path / "run"
     write_config(wd, config)
     cmd = [
@@ -240,20 +240,36 @@ def test_interrupted_run_leaves_nothing_half_written_and_resumes(tmp_path):
         "--cores",
         "2",
     ]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=wd, start_new_session=True
-    )
+    err = (tmp_path / "snakemake.err").open("w")
+    proc = subprocess.Popen(cmd, stdout=err, stderr=err, cwd=wd, start_new_session=True)
     try:
+
+        def running_job():
+            """A transfer whose log shows iterations but whose image is not written yet."""
+            for log in (wd / "logs" / "transfer").glob("*/*/*.log"):
+                c, s, p = log.parts[-3], log.parts[-2], log.stem
+                done = (wd / "results" / "transfer" / c / s / p / "image.png").exists()
+                if not done and "iter " in log.read_text(errors="replace"):
+                    return log
+            return None
+
         deadline = time.monotonic() + 240
-        while len(transfer_images(wd)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert len(transfer_images(wd)) >= 2
+        while time.monotonic() < deadline:
+            if len(transfer_images(wd)) >= 2 and running_job():
+                break
+            time.sleep(0.2)
+        assert len(transfer_images(wd)) >= 2 and running_job()
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C, as a user would
-        proc.wait(60)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:  # and again, as a user would, if it goes on
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        err.close()
     finished = transfer_images(wd)
     assert 2 <= len(finished) < 8
     for path in finished:  # whatever is there is whole: decodes, and has its record
