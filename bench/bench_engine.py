@@ -25,10 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst import engine, methods, optimize  # noqa: E402
+from nst import engine, optimize  # noqa: E402
 from nst.atomic import write_json, write_text  # noqa: E402
-from nst.color import prepare_problem  # noqa: E402
-from nst.objective import Objective  # noqa: E402
 from nst.settings import TransferSettings  # noqa: E402
 
 
@@ -43,13 +41,12 @@ def sample(shape, seed):
 def bench_size(size, model, iterations):
     settings = TransferSettings(model=model, size=size, print_every=0)
     engine.configure_runtime(settings)
-    content_layers = methods.content_layers(settings)
-    terms = methods.style_terms(settings)
-    layers = sorted(set(content_layers) | {t[0] for t in terms})
+    layers = engine.network_layers(settings)
     extractor = engine.feature_extractor(settings, layers)
     shape = (size, size)
-    problem = prepare_problem(settings, sample(shape, 0), [sample(shape, 1)], shape)
-    objective = Objective(extractor, settings, problem.content, problem.styles, [1.0])
+    objective, problem = engine.build_objective(
+        settings, sample(shape, 0), [sample(shape, 1)], shape
+    )
 
     @tf.function(input_signature=[tf.TensorSpec((1, *shape, 3), tf.float32)])
     def bare(x):

@@ -108,21 +108,14 @@ def bench_multiscale(size, iterations, scales, coarse):
 
 
 def bench_adam(size, evaluations, max_factor):
-    from nst import engine, images, methods, optimize
-    from nst.color import prepare_problem
-    from nst.objective import Objective
+    from nst import engine, images, optimize
     from nst.settings import TransferSettings
 
     content, style = images_for(size)
     settings = TransferSettings(model=MODEL, size=size, print_every=0)
     shape = images.target_shape(*content.shape[:2], size)
-    problem = prepare_problem(settings, content, [style], shape)
     engine.configure_runtime(settings)
-    terms = methods.style_terms(settings)
-    layers = sorted(set(methods.content_layers(settings)) | {t[0] for t in terms})
-    objective = Objective(
-        engine.feature_extractor(settings, layers), settings, problem.content, problem.styles, [1]
-    )
+    objective, problem = engine.build_objective(settings, content, [style], shape)
     lb = optimize.lbfgs(objective, problem.content, iterations=evaluations, print_every=0)
     # L-BFGS iterations use more than one evaluation: cut at the Nth evaluation
     row = next((r for r in lb.history if r["evaluations"] >= evaluations), lb.history[-1])
@@ -162,9 +155,7 @@ def bench_adam(size, evaluations, max_factor):
 def bench_precision(size, iterations):
     import tensorflow as tf
 
-    from nst import engine, methods
-    from nst.color import prepare_problem
-    from nst.objective import Objective
+    from nst import engine
     from nst.settings import TransferSettings
 
     content, style = images_for(size)
@@ -183,12 +174,7 @@ def bench_precision(size, iterations):
     settings = TransferSettings(model=MODEL, size=size, print_every=0)
     engine.configure_runtime(settings)
     shape = outputs["float32"].shape[:2]
-    problem = prepare_problem(settings, content, [style], shape)
-    terms = methods.style_terms(settings)
-    layers = sorted(set(methods.content_layers(settings)) | {t[0] for t in terms})
-    objective = Objective(
-        engine.feature_extractor(settings, layers), settings, problem.content, problem.styles, [1]
-    )
+    objective, _problem = engine.build_objective(settings, content, [style], shape)
     for precision, out in outputs.items():
         value = objective(tf.constant(out.astype(np.float32)))["total"]
         rows[precision]["final_loss_float32"] = float(value)

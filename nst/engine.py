@@ -230,10 +230,7 @@ def transfer(
     content_img = _load(content, "content image")
     style_imgs = [_load(s, "style image") for s in styles]
     configure_runtime(settings)
-    extractor = feature_extractor(
-        settings,
-        sorted(set(content_layers) | {t[0] for t in terms} | {t[1] for t in terms if t[1]}),
-    )
+    extractor = feature_extractor(settings, network_layers(settings))
     t_setup = time.perf_counter() - t0
 
     sizes = scale_schedule(settings.size, settings.scales)
@@ -244,9 +241,10 @@ def transfer(
     full_shape = images.target_shape(*content_img.shape[:2], settings.size)
     for size, iterations in zip(sizes, per_scale, strict=True):
         shape = images.target_shape(*content_img.shape[:2], size)
-        problem = color.prepare_problem(settings, content_img, style_imgs, shape)
         style_masks, weight_map = masks.masks_for(settings, len(styles), shape, full_shape, log)
-        objective = _objective(extractor, settings, problem, blend, style_masks, weight_map)
+        objective, problem = build_objective(
+            settings, content_img, style_imgs, shape, blend, style_masks, weight_map
+        )
         if image is None:
             x0 = initial_image(settings, problem.content, problem.styles, shape)
         else:
@@ -317,19 +315,41 @@ def transfer(
     return out, record
 
 
-def _objective(extractor, settings, problem, blend, style_masks, weight_map):
+def network_layers(settings: TransferSettings) -> list[str]:
+    """Every layer the method's content and style terms read."""
+    terms = methods.style_terms(settings)
+    layers = set(methods.content_layers(settings)) | {t[0] for t in terms}
+    return sorted(layers | {t[1] for t in terms if t[1]})
+
+
+def build_objective(
+    settings: TransferSettings,
+    content: np.ndarray,
+    styles: Sequence[np.ndarray],
+    shape: tuple[int, int],
+    blend: Sequence[float] | None = None,
+    style_masks=None,
+    weight_map=None,
+):
+    """(objective, problem) for one output shape: what :func:`transfer` optimises per scale.
+
+    ``problem`` holds the images as the network sees them (colour preservation applied) and
+    the function that turns the optimised variable into the output image.
+    """
     from nst.objective import Objective
 
-    return Objective(
-        extractor,
+    problem = color.prepare_problem(settings, content, list(styles), shape)
+    objective = Objective(
+        feature_extractor(settings, network_layers(settings)),
         settings,
         problem.content,
         problem.styles,
-        blend,
+        blend or [1.0 / len(styles)] * len(styles),
         style_masks=style_masks,
         content_weight_map=weight_map,
         to_network=problem.to_network,
     )
+    return objective, problem
 
 
 def _optimize(settings, objective, x0, iterations, log, on_checkpoint, problem, stop_below):

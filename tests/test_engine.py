@@ -239,25 +239,13 @@ def test_bfloat16_precision_runs_and_lowers_the_loss(sample_images):
 
 @pytest.mark.parametrize("method", ["gatys", "inetwork"])
 def test_lbfgs_keeps_pixels_valid_so_the_written_image_has_the_recorded_loss(sample_images, method):
-    from nst import engine, images, methods, optimize
-    from nst.color import prepare_problem
-    from nst.objective import Objective
+    from nst import engine, images, optimize
     from nst.settings import TransferSettings
 
     settings = TransferSettings(method=method, **FAST)
     content = images.load_image(sample_images["content"])
     style = images.load_image(sample_images["red"])
-    problem = prepare_problem(settings, content, [style], (48, 64))
-    terms = methods.style_terms(settings)
-    layers = set(methods.content_layers(settings)) | {t[0] for t in terms}
-    layers |= {t[1] for t in terms if t[1]}
-    objective = Objective(
-        engine.feature_extractor(settings, sorted(layers)),
-        settings,
-        problem.content,
-        problem.styles,
-        [1.0],
-    )
+    objective, problem = engine.build_objective(settings, content, [style], (48, 64))
     result = optimize.lbfgs(objective, problem.content, iterations=30, print_every=0)
     assert result.image.min() >= 0.0 and result.image.max() <= 255.0
     written = images.to_uint8(result.image).astype(np.float32)

@@ -57,20 +57,15 @@ def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
 
 
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    return [
+        sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+        "--directory", str(workdir), "--cores", "2", "--printshellcmds", *args,
+    ]  # fmt: skip
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--printshellcmds",
-        *args,
-    ]
+    cmd = snakemake_command(workdir, *args)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
     if check and proc.returncode != 0:
@@ -229,17 +224,7 @@ def test_interrupted_run_leaves_nothing_half_written_and_resumes(tmp_path):
     config["defaults"]["iterations"] = 60
     wd = tmp_path / "run"
     write_config(wd, config)
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(wd),
-        "--cores",
-        "2",
-    ]
+    cmd = snakemake_command(wd)
     err = (tmp_path / "snakemake.err").open("w")
     proc = subprocess.Popen(cmd, stdout=err, stderr=err, cwd=wd, start_new_session=True)
     try:
