@@ -226,7 +226,11 @@ def test_interrupted_run_leaves_nothing_half_written_and_resumes(tmp_path):
     write_config(wd, config)
     cmd = snakemake_command(wd)
     err = (tmp_path / "snakemake.err").open("w")
-    proc = subprocess.Popen(cmd, stdout=err, stderr=err, cwd=wd, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=err, stderr=err, cwd=wd, start_new_session=True,
+        # a shell that starts jobs in the background (CI may) passes SIGINT on as ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     try:
 
         def running_job():
