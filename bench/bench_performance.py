@@ -30,20 +30,14 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
+from bench_engine import sample  # noqa: E402
 
 from nst.atomic import write_json, write_text  # noqa: E402
 
 MODEL = "vgg16-hed"
-
-
-def sample(shape, seed):
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    y, x = np.mgrid[0:h, 0:w] / max(h, w)
-    base = np.stack([np.sin(6 * x), np.cos(5 * y), np.sin(3 * (x + y))], -1) * 100 + 128
-    return np.clip(base + rng.normal(0, 20, (h, w, 3)), 0, 255).astype(np.float32)
 
 
 def images_for(size):

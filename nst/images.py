@@ -23,8 +23,16 @@ MIN_SIDE = 32
 MAX_PIXELS = 178_956_970
 
 
-def open_image(path: str | os.PathLike, *, what: str = "image") -> Image.Image:
-    """Open ``path`` as an upright 8-bit RGB Pillow image, or raise :class:`ImageError`."""
+def open_image(
+    path: str | os.PathLike,
+    *,
+    what: str = "image",
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> Image.Image:
+    """Open ``path`` as an upright 8-bit RGB Pillow image, or raise :class:`ImageError`.
+
+    Transparent parts are composited onto ``background`` (white; masks use black).
+    """
     p = Path(path)
     if not p.exists():
         raise ImageError(f"{what} file not found: {p}.")
@@ -36,7 +44,7 @@ def open_image(path: str | os.PathLike, *, what: str = "image") -> Image.Image:
             with Image.open(p) as im:
                 im.load()
                 im = ImageOps.exif_transpose(im)
-                return to_rgb(im)
+                return to_rgb(im, background)
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(
             f"cannot read {what} file {p}: it is not an image Pillow can decode "

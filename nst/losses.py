@@ -23,12 +23,7 @@ def _flatten(features):
 
 def gram_matrix(features, shift: float = 0.0, mask=None):
     """Gram matrix of ``features + shift`` averaged over positions (weighted by ``mask``)."""
-    f = _flatten(features) + shift
-    if mask is None:
-        n = tf.cast(tf.shape(f)[0], f.dtype)
-        return tf.matmul(f, f, transpose_a=True) / n
-    m = tf.reshape(tf.cast(mask, f.dtype), (-1, 1))
-    return tf.matmul(f * m, f, transpose_a=True) / tf.maximum(tf.reduce_sum(m), 1e-8)
+    return cross_gram(features, features, shift, mask)
 
 
 def match_resolution(shallow, deep, pooling: str = "avg"):

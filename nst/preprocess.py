@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import warnings
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from nst.atomic import atomic_path
 from nst.errors import ImageError, SettingsError
-from nst.images import MIN_SIDE, check_size, open_image, target_shape, to_rgb
+from nst.images import MIN_SIDE, check_size, open_image, target_shape
 
 # EXIF orientation -> the transposition that makes the stored pixels upright (as exif_transpose).
 ORIENTATION_TRANSPOSE = {
@@ -41,22 +40,7 @@ def _stored_geometry(path: Path) -> tuple[tuple[int, int], int]:
 
 def _open_mask(path: Path) -> Image.Image:
     """A mask as 8-bit greyscale; transparent parts count as unselected (black)."""
-    if not path.is_file():
-        raise ImageError(f"mask file not found: {path}; check the mask path.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
-                im = ImageOps.exif_transpose(im)
-                return to_rgb(im, background=(0, 0, 0)).convert("L")
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(
-            f"cannot read mask file {path}: it is not an image Pillow can decode (or it is "
-            "larger than the pixel limit); save the mask as a greyscale PNG."
-        ) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"cannot read mask file {path}: {exc}; the file is truncated.") from None
+    return open_image(path, what="mask", background=(0, 0, 0)).convert("L")
 
 
 def _check_png(path: Path, what: str) -> None:
