@@ -90,10 +90,7 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace):
     from nst.settings import SETTING_NAMES, TransferSettings
 
-    values = {k: getattr(args, k) for k in SETTING_NAMES if hasattr(args, k)}
-    if values.get("style_blend_weights") is not None:
-        values["style_blend_weights"] = tuple(values["style_blend_weights"])
-    return TransferSettings(**values)
+    return TransferSettings(**{k: getattr(args, k) for k in SETTING_NAMES if hasattr(args, k)})
 
 
 def _check_output(path: str) -> None:

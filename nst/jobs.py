@@ -8,6 +8,7 @@ stderr) and a non-zero exit, leaving no output behind.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -63,13 +64,33 @@ def fetch_job(dataset: dict, images_dir, manifest, cache_dir=None) -> None:
     )
 
 
-def manifest_files(manifest, images_dir, role: str) -> dict[str, Path]:
-    """{name: path} of the usable images of ``role`` in a manifest."""
+@functools.lru_cache(maxsize=8)
+def _manifest_rows(path: str, mtime_ns: int) -> tuple[dict, ...]:
     from nst.dataset import read_manifest
 
+    return tuple(read_manifest(path))
+
+
+def manifest_rows(manifest) -> tuple[dict, ...]:
+    """The manifest's rows, read once per version of the file.
+
+    Snakemake asks for them from every input function while it builds the DAG (326 times for
+    the 23 jobs of the default experiment); the modification time keys the cache, so a new
+    fetch is seen at once.
+    """
+    from nst.dataset import read_manifest
+
+    path = Path(manifest)
+    if not path.is_file():
+        return tuple(read_manifest(path))  # raises the one-sentence error
+    return _manifest_rows(str(path), path.stat().st_mtime_ns)
+
+
+def manifest_files(manifest, images_dir, role: str) -> dict[str, Path]:
+    """{name: path} of the usable images of ``role`` in a manifest."""
     return {
         r["name"]: Path(images_dir) / r["file"]
-        for r in read_manifest(manifest)
+        for r in manifest_rows(manifest)
         if r["role"] == role and r["status"] == "ok"
     }
 
@@ -80,23 +101,11 @@ def manifest_failures(manifest, role: str) -> dict[str, str]:
     The workflow keeps them in the grid so that their own jobs fail with the reason (and, with
     --keep-going, only theirs), instead of the image silently missing from the results.
     """
-    from nst.dataset import read_manifest
-
     usable = set(manifest_files(manifest, ".", role))
     return {
         r["name"]: r["note"] or "the source gave no usable image."
-        for r in read_manifest(manifest)
+        for r in manifest_rows(manifest)
         if r["role"] == role and r["status"] == "failed" and r["name"] not in usable
-    }
-
-
-def manifest_masks(manifest, images_dir, role: str) -> dict[str, Path]:
-    from nst.dataset import read_manifest
-
-    return {
-        r["name"]: Path(images_dir) / r["mask"]
-        for r in read_manifest(manifest)
-        if r["role"] == role and r["status"] == "ok" and r.get("mask")
     }
 
 
@@ -177,7 +186,6 @@ def sheet_job(
     runs = load_runs(keys, images, metrics)
     contents = list(dict.fromkeys(c for c, _s, _p in keys))
     styles = list(dict.fromkeys(s for _c, s, _p in keys))
-    thumbs = (content_images, style_images)
     if kind == "content":
         image = sheets.content_sheet(
             contents[0],
@@ -202,7 +210,7 @@ def sheet_job(
         )
     else:
         image = sheets.overview_sheet(
-            contents, thumbs[0], styles, thumbs[1], sets, labels, runs, thumb=thumb
+            contents, content_images, styles, style_images, sets, labels, runs, thumb=thumb
         )
     sheets.save_sheet(image, out)
     print(f"nst: wrote {out} ({len(runs)} runs, {image.width}x{image.height} px)")

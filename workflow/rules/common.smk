@@ -1,5 +1,4 @@
 import re
-from pathlib import Path
 
 from nst import grid, jobs
 
