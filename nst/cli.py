@@ -102,10 +102,11 @@ def _check_output(path: str) -> None:
 
 
 def cmd_transfer(args) -> int:
-    from nst.engine import transfer_files
+    from nst.engine import import_tensorflow, transfer_files
 
     settings = settings_from_args(args)
     _check_output(args.output)
+    import_tensorflow(lean=True)
     transfer_files(args.content, args.styles, args.output, args.metrics, settings)
     return 0
 

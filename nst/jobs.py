@@ -138,8 +138,9 @@ def transfer_job(
     with gpu_slot(int(gpus), lock_dir, wanted=int(gpu)) as slot:
         where = "CPU" if slot is None else f"GPU {slot}"
         print(f"nst: transfer {content} x {', '.join(map(str, styles))} on {where}", flush=True)
-        from nst.engine import transfer_files
+        from nst.engine import import_tensorflow, transfer_files
 
+        import_tensorflow(lean=True)  # after the GPU slot: CUDA_VISIBLE_DEVICES is set now
         transfer_files(content, list(styles), image, metrics, run_settings)
 
 

@@ -194,6 +194,16 @@ def test_metrics_record_has_provenance(sample_images, tmp_path):
     assert m["seed"] == 0 and m["settings"]["size"] == 64
     assert {"tensorflow", "keras", "numpy", "nst"} <= set(m["versions"])
     assert m["timings"]["startup_seconds"] > 0 and m["timings"]["seconds_per_iteration"] > 0
+    parts = m["timings"]["startup"]
+    assert set(parts) == {
+        "import_tensorflow",
+        "model",
+        "objective",
+        "first_iteration",
+        "other",
+    }
+    assert parts["first_iteration"] > 0 and parts["objective"] > 0
+    assert sum(parts.values()) == pytest.approx(m["timings"]["startup_seconds"], abs=0.01)
     assert len(m["history"]) == m["iterations"] == 3
     assert m["final_loss"]["total"] <= m["initial_loss"]["total"]
 
@@ -252,3 +262,50 @@ def test_lbfgs_keeps_pixels_valid_so_the_written_image_has_the_recorded_loss(sam
     judged = float(objective(tf.constant(written))["total"])
     assert judged == pytest.approx(result.history[-1]["total"], rel=0.05)
     assert result.history[-1]["total"] < result.initial["total"] / 10
+
+
+LEAN_PROBE = """
+import json, sys, time
+started = time.time()
+from nst import engine
+age = started - engine.process_start_time()
+seconds = engine.import_tensorflow(lean=sys.argv[1] == "lean")
+from keras.src.trainers.data_adapters import array_slicing
+loaded = {m: m in sys.modules for m in ("pandas", "matplotlib")}
+import pandas  # still importable afterwards
+print(json.dumps({"loaded": loaded, "keras_pandas": array_slicing.pandas is not None,
+                  "pandas_after": pandas.__name__, "seconds": seconds, "age": age}))
+"""
+
+
+def probe_imports(mode, **env):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", LEAN_PROBE, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_lean_import_keeps_pandas_and_matplotlib_out_of_the_start_up():
+    lean = probe_imports("lean")
+    assert lean["loaded"] == {"pandas": False, "matplotlib": False}
+    assert lean["keras_pandas"] is False and lean["pandas_after"] == "pandas"
+    assert lean["seconds"] > 0
+    # the library default and the escape hatch leave Keras's own imports alone
+    assert probe_imports("full")["loaded"] == {"pandas": True, "matplotlib": True}
+    off = probe_imports("lean", NST_LEAN_IMPORTS="0")
+    assert off["loaded"]["pandas"] and off["keras_pandas"]
+
+
+def test_process_start_time_is_the_real_start():
+    # psutil's create_time is off by the boot time's rounding (up to 1 s); ours by ~10 ms
+    age = probe_imports("full")["age"]
+    assert 0 <= age < 0.5
