@@ -3,15 +3,19 @@
     python bench/bench_performance.py [--quick] [--only multiscale adam precision memory startup]
 
 * multiscale: time for coarse-to-fine L-BFGS (``scales``) to reach the loss that single-scale
-  L-BFGS reaches at the target size, over the single-scale time (target <= 1/3).
+  L-BFGS has after N iterations at the target size, over the single-scale time for the N
+  iterations (target <= 1/3), for several N from one pair of runs; plus the loss at the end of
+  each scale and right after upsampling to the next.
 * adam: the TensorFlow tutorial's recipe (Adam, lr 0.02, beta1 0.99, epsilon 0.1 on a [0, 1]
   image; here the identical update in 0..255 pixel units: lr 0.02*255, epsilon 0.1/255) against
   single-scale L-BFGS: time to reach the loss L-BFGS has after N evaluations.
 * precision: seconds per evaluation and final loss (re-evaluated in float32) of bfloat16 against
   float32 for the same number of iterations.
 * memory: peak resident memory of a whole run at each size (each in a fresh process).
-* startup: process start to first finished iteration (fresh processes), split into
-  interpreter + imports, model build and the first (tracing) evaluation.
+* startup: process start to first finished iteration of fresh ``nst transfer`` processes, with
+  the split recorded in ``metrics.json`` (imports, model, objective, first iteration with the
+  tracing), lean imports against full ones; and the share of start-up in the transfer jobs of
+  the last ``make run`` (``results/``), when there is one.
 
 Results go to ``bench/results/performance.json`` and ``performance.md``.
 """
@@ -63,41 +67,60 @@ def run_transfer(content, style, **kw):
     return out, rec, time.perf_counter() - start
 
 
-def bench_multiscale(size, iterations, scales, coarse):
+def time_to_reach(history, target, before=0.0):
+    """Seconds (after ``before``) and iterations until the loss in ``history`` is <= target."""
+    seconds = before
+    for i, row in enumerate(history, 1):
+        seconds += row["seconds"]
+        if row["total"] <= target:
+            return seconds, i
+    return None, None
+
+
+def bench_multiscale(size, iterations, scales, coarse, checkpoints):
+    """One single-scale and one coarse-to-fine run, then time-to-same-loss at checkpoints.
+
+    For each checkpoint N the target is the single-scale loss after N iterations; the
+    multi-scale time counts every coarse scale plus its final scale until it is that low.
+    """
     content, style = images_for(size)
-    _, single, single_s = run_transfer(content, style, size=size, iterations=iterations)
-    target = single.final["total"]
-    _, multi, multi_s = run_transfer(
-        content,
-        style,
-        size=size,
-        scales=scales,
-        iterations=iterations * 2,
-        coarse_iterations=coarse,
-        stop_below=target,
+    _, single, _ = run_transfer(content, style, size=size, iterations=iterations)
+    _, multi, _ = run_transfer(
+        content, style, size=size, scales=scales, iterations=iterations, coarse_iterations=coarse
     )
-    reached = multi.final["total"] <= target
+    coarse_seconds = sum(s["seconds"] for s in multi.scales[:-1])
+    final = [r for r in multi.history if r["size"] == size]
+    rows = []
+    for n in checkpoints:
+        target = single.history[n - 1]["total"]
+        single_s = sum(r["seconds"] for r in single.history[:n])
+        multi_s, multi_its = time_to_reach(final, target, coarse_seconds)
+        rows.append(
+            {
+                "single_iterations": n,
+                "loss": round(target, 3),
+                "single_seconds": round(single_s, 2),
+                "multi_seconds": None if multi_s is None else round(multi_s, 2),
+                "multi_final_scale_iterations": multi_its,
+                "time_ratio": None if multi_s is None else round(multi_s / single_s, 3),
+            }
+        )
+    jumps = []  # loss at the end of each scale and right after upsampling to the next
+    for a, b in zip(multi.scales, multi.scales[1:], strict=False):
+        end = [r for r in multi.history if r["size"] == a["size"]][-1]["total"]
+        start = next(r for r in multi.history if r["size"] == b["size"])["total"]
+        jumps.append({"from": a["size"], "to": b["size"], "end": end, "after_upsampling": start})
     return {
         "size": size,
-        "single_scale": {
-            "iterations": len(single.history),
-            "evaluations": single.evaluations,
-            "seconds": round(single.timings["optimize_seconds"], 2),
-            "final_loss": target,
-        },
-        "multi_scale": {
-            "scales": multi.scales,
-            "seconds": round(multi.timings["optimize_seconds"], 2),
-            "final_loss": multi.final["total"],
-            "reached": reached,
-        },
-        "time_ratio": round(
-            multi.timings["optimize_seconds"] / single.timings["optimize_seconds"], 3
-        )
-        if reached
-        else None,
+        "iterations": iterations,
+        "coarse_iterations": coarse,
+        "scales": multi.scales,
+        "single_final_loss": single.final["total"],
+        "multi_final_loss": multi.final["total"],
+        "coarse_seconds": round(coarse_seconds, 2),
+        "upsampling": jumps,
+        "checkpoints": rows,
         "target_ratio": 1 / 3,
-        "wall_seconds": {"single": round(single_s, 2), "multi": round(multi_s, 2)},
     }
 
 
@@ -241,19 +264,70 @@ def bench_memory(sizes, tmp):
     return rows
 
 
-def bench_startup(repeats, tmp):
-    runs = [child_run(64, 1, tmp) for _ in range(repeats)]
-    med = lambda k: round(float(np.median([r[k] for r in runs])), 3)  # noqa: E731
-    startup = [r["timings"]["startup_seconds"] for r in runs]
+def cli_startup(tmp, lean):
+    """Start-up record of one ``nst transfer`` process (64 px, one iteration)."""
+    content, style = images_for(64)
+    c, s = tmp / "c.png", tmp / "s.png"
+    if not c.exists():
+        from PIL import Image
+
+        Image.fromarray(content.astype(np.uint8)).save(c)
+        Image.fromarray(style.astype(np.uint8)).save(s)
+    metrics = tmp / "startup.json"
+    cmd = [sys.executable, "-m", "nst", "transfer", str(c), str(s), "-o", str(tmp / "o.png")]
+    cmd += ["--size", "64", "--iterations", "1", "--model", MODEL, "--metrics", str(metrics)]
+    env = {**os.environ, "NST_LEAN_IMPORTS": "1" if lean else "0"}
+    subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT, env=env)
+    return json.loads(metrics.read_text())["timings"]
+
+
+def workflow_share(results):
+    """Share of the transfer jobs' time that start-up took, from a workflow's metrics.json."""
+    rows = [json.loads(p.read_text()) for p in sorted(results.glob("transfer/**/metrics.json"))]
+    rows = [r for r in rows if "startup" in r["timings"]]  # records from before the split lack it
+    if not rows:
+        return None
+    startup = sum(r["timings"]["startup_seconds"] for r in rows)
+    # a job: start-up (which ends with the first iteration), then the remaining iterations
+    job = sum(
+        r["timings"]["startup_seconds"]
+        + r["timings"]["optimize_seconds"]
+        - r["timings"]["startup"]["first_iteration"]
+        for r in rows
+    )
+    if not job:
+        return None
     return {
-        "repeats": repeats,
-        "startup_seconds_median": round(float(np.median(startup)), 3),
-        "interpreter_s": med("interpreter_s"),
-        "import_tensorflow_s": med("import_tensorflow_s"),
-        "setup_seconds_median": round(
-            float(np.median([r["timings"]["setup_seconds"] for r in runs])), 3
-        ),
+        "jobs": len(rows),
+        "startup_seconds": round(startup, 1),
+        "share": round(startup / job, 3),
     }
+
+
+def bench_startup(repeats, tmp):
+    """Fresh ``nst transfer`` processes, alternating lean and full imports (NST_LEAN_IMPORTS)."""
+    runs = {"lean": [], "full": []}
+    for _ in range(repeats):
+        for mode in runs:
+            runs[mode].append(cli_startup(tmp, mode == "lean"))
+
+    def median(mode, key=None):
+        values = [r["startup_seconds"] if key is None else r["startup"][key] for r in runs[mode]]
+        return round(float(np.median(values)), 3)
+
+    parts = list(runs["lean"][0]["startup"])
+    result = {
+        "repeats": repeats,
+        **{
+            mode: {"startup_seconds": median(mode), **{k: median(mode, k) for k in parts}}
+            for mode in runs
+        },
+    }
+    result["lean_over_full"] = round(
+        result["lean"]["startup_seconds"] / result["full"]["startup_seconds"], 3
+    )
+    result["workflow"] = workflow_share(ROOT / "results")
+    return result
 
 
 def markdown(report):
@@ -265,13 +339,23 @@ def markdown(report):
     r = report.get("multiscale")
     if r:
         lines += [
-            "| multi-scale | single-scale s | multi-scale s | ratio (target <= 0.33) |",
-            "|---|---|---|---|",
-            f"| {r['size']} px, {len(r['multi_scale']['scales'])} scales | "
-            f"{r['single_scale']['seconds']} | {r['multi_scale']['seconds']} | "
-            f"{r['time_ratio']} |",
+            f"Multi-scale: {len(r['scales'])} scales "
+            f"({', '.join(str(x['size']) for x in r['scales'])} px), "
+            f"{r['coarse_iterations']} iterations per coarser scale ({r['coarse_seconds']} s); "
+            f"final losses: single-scale {r['single_final_loss']:.4g}, "
+            f"multi-scale {r['multi_final_loss']:.4g} after {r['iterations']} iterations.",
             "",
+            "| single-scale iterations | loss | single-scale s | multi-scale s "
+            "| final-scale iterations | ratio (target <= 0.33) |",
+            "|---|---|---|---|---|---|",
         ]
+        lines += [
+            f"| {c['single_iterations']} | {c['loss']:.4g} | {c['single_seconds']} | "
+            f"{c['multi_seconds'] if c['multi_seconds'] is not None else 'not reached'} | "
+            f"{c['multi_final_scale_iterations'] or '-'} | {c['time_ratio'] or '-'} |"
+            for c in r["checkpoints"]
+        ]
+        lines += [""]
     r = report.get("adam")
     if r:
         lines += [
@@ -302,15 +386,24 @@ def markdown(report):
         ]
         lines += [""]
     r = report.get("startup")
-    if r:
+    if r and "lean" in r:
+        parts = [k for k in r["lean"] if k != "startup_seconds"]
         lines += [
-            "| start-up (median) | seconds |",
-            "|---|---|",
-            f"| process start to first iteration | {r['startup_seconds_median']} |",
-            f"| of which interpreter | {r['interpreter_s']} |",
-            f"| of which import tensorflow | {r['import_tensorflow_s']} |",
-            "",
+            f"| start-up of `nst transfer` (median of {r['repeats']}) | lean imports (default) "
+            "| full imports (NST_LEAN_IMPORTS=0) |",
+            "|---|---|---|",
+            f"| process start to first iteration | {r['lean']['startup_seconds']} | "
+            f"{r['full']['startup_seconds']} |",
         ]
+        lines += [f"| of which {k} | {r['lean'][k]} | {r['full'][k]} |" for k in parts]
+        lines += [f"| lean / full | {r['lean_over_full']} | |", ""]
+        w = r.get("workflow")
+        if w:
+            lines += [
+                f"Default workflow (`make run`): start-up was {w['share']:.0%} of the time of its "
+                f"{w['jobs']} transfer jobs ({w['startup_seconds']} s in all).",
+                "",
+            ]
     return "\n".join(lines)
 
 
@@ -346,7 +439,11 @@ def main(argv=None):
         tmp = Path(tmp)
         steps = {
             "multiscale": lambda: bench_multiscale(
-                256 if q else 512, 60 if q else 200, 3 if q else 4, 15 if q else 25
+                256 if q else 512,
+                60 if q else 500,
+                3 if q else 4,
+                15 if q else 100,
+                (20, 40, 60) if q else (100, 200, 300, 400, 500),
             ),
             "adam": lambda: bench_adam(128 if q else 256, 100 if q else 500, 4),
             "precision": lambda: bench_precision(128 if q else 256, 30 if q else 100),
