@@ -187,31 +187,25 @@ def sheet_job(
     runs = load_runs(keys, images, metrics)
     contents = list(dict.fromkeys(c for c, _s, _p in keys))
     styles = list(dict.fromkeys(s for _c, s, _p in keys))
-    if kind == "content":
-        image = sheets.content_sheet(
-            contents[0],
-            content_images.get(contents[0]),
-            styles,
-            style_images,
-            sets,
-            labels,
-            runs,
-            thumb=thumb,
-        )
-    elif kind == "style":
-        image = sheets.style_sheet(
-            styles[0],
-            style_images.get(styles[0]),
-            contents,
-            content_images,
-            sets,
-            labels,
-            runs,
-            thumb=thumb,
-        )
-    else:
+    if kind == "overview":
         image = sheets.overview_sheet(
             contents, content_images, styles, style_images, sets, labels, runs, thumb=thumb
+        )
+    else:
+        names = {"content": contents, "style": styles}
+        pictures = {"content": content_images, "style": style_images}
+        other = "style" if kind == "content" else "content"
+        name = names[kind][0]
+        image = sheets.axis_sheet(
+            kind,
+            name,
+            pictures[kind].get(name),
+            names[other],
+            pictures[other],
+            sets,
+            labels,
+            runs,
+            thumb=thumb,
         )
     sheets.save_sheet(image, out)
     print(f"nst: wrote {out} ({len(runs)} runs, {image.width}x{image.height} px)")

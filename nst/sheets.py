@@ -165,28 +165,21 @@ def _index(runs: list[Run]) -> dict[tuple[str, str, str], Run]:
     return {(r.content, r.style, r.params): r for r in runs}
 
 
-def content_sheet(content, content_image, styles, style_images, sets, labels, runs, **kw):
-    """Rows = styles, columns = hyperparameter sets, for one content image."""
+def axis_sheet(kind, name, image, others, other_images, sets, labels, runs, **kw):
+    """One content (``kind`` "content": rows = styles) or one style (``kind`` "style": rows =
+    contents); columns = hyperparameter sets."""
+    other = {"content": "style", "style": "content"}[kind]
     idx = _index(runs)
-    return contact_sheet(
-        Header([f"content: {content}"], content_image),
-        [Header([name, labels.get(name, "")]) for name in sets],
-        [Header([f"style: {s}"], style_images.get(s)) for s in styles],
-        [[_cell(idx.get((content, s, p)), labels) for p in sets] for s in styles],
-        title=f"{content}: styles x hyperparameter sets",
-        **kw,
-    )
 
+    def key(o, p):
+        return (name, o, p) if kind == "content" else (o, name, p)
 
-def style_sheet(style, style_image, contents, content_images, sets, labels, runs, **kw):
-    """Rows = contents, columns = hyperparameter sets, for one style image."""
-    idx = _index(runs)
     return contact_sheet(
-        Header([f"style: {style}"], style_image),
-        [Header([name, labels.get(name, "")]) for name in sets],
-        [Header([f"content: {c}"], content_images.get(c)) for c in contents],
-        [[_cell(idx.get((c, style, p)), labels) for p in sets] for c in contents],
-        title=f"{style}: contents x hyperparameter sets",
+        Header([f"{kind}: {name}"], image),
+        [Header([s, labels.get(s, "")]) for s in sets],
+        [Header([f"{other}: {o}"], other_images.get(o)) for o in others],
+        [[_cell(idx.get(key(o, p)), labels) for p in sets] for o in others],
+        title=f"{name}: {other}s x hyperparameter sets",
         **kw,
     )
 

@@ -60,8 +60,8 @@ def test_content_sheet_layout_images_and_labels(tmp_path):
     labels = {"low": "style_weight=1", "high": "style_weight=100"}
     content = tmp_path / "content.png"
     Image.new("RGB", (40, 40), (9, 9, 9)).save(content)
-    sheet = sheets.content_sheet(
-        "c1", content, ["s1", "s2"], {}, ["low", "high"], labels, runs, thumb=thumb
+    sheet = sheets.axis_sheet(
+        "content", "c1", content, ["s1", "s2"], {}, ["low", "high"], labels, runs, thumb=thumb
     )
     cell_w = thumb + 2 * PAD
     assert sheet.width == 3 * cell_w  # header column + 2 sets
