@@ -102,3 +102,11 @@ SHEET_INPUTS = dict(
     contents=lambda wc: list(prepared("content", sheet_names(wc, "content")).values()),
     styles=lambda wc: list(prepared("style", sheet_names(wc, "style")).values()),
 )
+SHEET_PARAMS = dict(
+    runs=sheet_runs,
+    sets=list(SETS),
+    labels=LABELS,
+    content_names=lambda wc: sheet_names(wc, "content"),
+    style_names=lambda wc: sheet_names(wc, "style"),
+    thumb=config["sheets"]["thumb"],
+)

@@ -55,13 +55,8 @@ rule sheet_content:
     conda:
         "../../envs/nst.yaml"
     params:
+        **SHEET_PARAMS,
         kind="content",
-        runs=lambda wc: runs(content=wc.content),
-        sets=list(SETS),
-        labels=LABELS,
-        content_names=lambda wc: sheet_names(wc, "content"),
-        style_names=lambda wc: sheet_names(wc, "style"),
-        thumb=config["sheets"]["thumb"],
     script:
         "../scripts/sheet.py"
 
@@ -81,13 +76,8 @@ rule sheet_style:
     conda:
         "../../envs/nst.yaml"
     params:
+        **SHEET_PARAMS,
         kind="style",
-        runs=lambda wc: runs(style=wc.style),
-        sets=list(SETS),
-        labels=LABELS,
-        content_names=lambda wc: sheet_names(wc, "content"),
-        style_names=lambda wc: sheet_names(wc, "style"),
-        thumb=config["sheets"]["thumb"],
     script:
         "../scripts/sheet.py"
 
@@ -107,12 +97,7 @@ rule sheet_overview:
     conda:
         "../../envs/nst.yaml"
     params:
+        **SHEET_PARAMS,
         kind="overview",
-        runs=lambda wc: runs(),
-        sets=list(SETS),
-        labels=LABELS,
-        content_names=lambda wc: sheet_names(wc, "content"),
-        style_names=lambda wc: sheet_names(wc, "style"),
-        thumb=config["sheets"]["thumb"],
     script:
         "../scripts/sheet.py"
