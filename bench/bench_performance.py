@@ -208,40 +208,34 @@ def bench_precision(size, iterations):
 
 
 CHILD = r"""
-import json, os, resource, sys, time
-t_start = float(sys.argv[1])
-t0 = time.time()
-import tensorflow  # noqa
-t_import = time.time()
+import json, resource, sys
 import nst
-out, rec = nst.transfer(sys.argv[2], sys.argv[3], model="vgg16-hed", size=int(sys.argv[4]),
-                        iterations=int(sys.argv[5]), print_every=0, log=lambda m: None)
+out, rec = nst.transfer(sys.argv[1], sys.argv[2], model="vgg16-hed", size=int(sys.argv[3]),
+                        iterations=int(sys.argv[4]), print_every=0, log=lambda m: None)
 print(json.dumps({
-    "interpreter_s": t0 - t_start, "import_tensorflow_s": t_import - t0,
     "timings": rec.timings, "evaluations": rec.evaluations,
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }))
 """
 
 
-def child_run(size, iterations, tmp):
+def input_files(tmp, size):
+    """The benchmark's content and style images as PNG files (written once per size)."""
     from PIL import Image
 
-    content, style = images_for(size)
-    c, s = tmp / "c.png", tmp / "s.png"
-    Image.fromarray(content.astype(np.uint8)).save(c)
-    Image.fromarray(style.astype(np.uint8)).save(s)
+    c, s = tmp / f"content_{size}.png", tmp / f"style_{size}.png"
+    if not c.exists():
+        content, style = images_for(size)
+        Image.fromarray(content.astype(np.uint8)).save(c)
+        Image.fromarray(style.astype(np.uint8)).save(s)
+    return c, s
+
+
+def child_run(size, iterations, tmp):
+    """One whole transfer in a fresh process (peak memory is the process's own)."""
+    c, s = input_files(tmp, size)
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            CHILD,
-            repr(time.time()),
-            str(c),
-            str(s),
-            str(size),
-            str(iterations),
-        ],
+        [sys.executable, "-c", CHILD, str(c), str(s), str(size), str(iterations)],
         capture_output=True,
         text=True,
         check=True,
@@ -266,13 +260,7 @@ def bench_memory(sizes, tmp):
 
 def cli_startup(tmp, lean):
     """Start-up record of one ``nst transfer`` process (64 px, one iteration)."""
-    content, style = images_for(64)
-    c, s = tmp / "c.png", tmp / "s.png"
-    if not c.exists():
-        from PIL import Image
-
-        Image.fromarray(content.astype(np.uint8)).save(c)
-        Image.fromarray(style.astype(np.uint8)).save(s)
+    c, s = input_files(tmp, 64)
     metrics = tmp / "startup.json"
     cmd = [sys.executable, "-m", "nst", "transfer", str(c), str(s), "-o", str(tmp / "o.png")]
     cmd += ["--size", "64", "--iterations", "1", "--model", MODEL, "--metrics", str(metrics)]
