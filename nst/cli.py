@@ -20,6 +20,7 @@ from nst.settings import (
     MODELS,
     OPTIMIZERS,
     POOLINGS,
+    NORMALIZATIONS,
     PRECISIONS,
     PRESERVE_COLOR,
 )
@@ -58,9 +59,23 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--shift", type=float, help="activation shift (inetwork: -1)")
     g.add_argument("--chain", choices=CHAINS, help="inetwork: correlation (default) or none")
     g = p.add_argument_group("loss weights")
-    g.add_argument("--content-weight", type=float, default=d.content_weight)
-    g.add_argument("--style-weight", type=float, default=d.style_weight)
-    g.add_argument("--tv-weight", type=float, default=d.tv_weight)
+    g.add_argument(
+        "--content-weight", type=float, default=d.content_weight, help="default %(default)g"
+    )
+    g.add_argument(
+        "--style-weight",
+        type=float,
+        default=d.style_weight,
+        help="default %(default)g; 0.1 (a hint of the style) to 10 (the style's texture)",
+    )
+    g.add_argument("--tv-weight", type=float, default=d.tv_weight, help="default %(default)g")
+    g.add_argument(
+        "--normalize",
+        choices=NORMALIZATIONS,
+        default=d.normalize,
+        help="target: each loss term relative to its target's energy (weights act alike at every "
+        "size, method and network); none: raw terms, for the peers' weights",
+    )
     g.add_argument(
         "--style-blend-weights", type=float, nargs="+", metavar="W", help="one per style"
     )

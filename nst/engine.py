@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nst import color, images, masks, methods
+from nst import color, images, masks, methods, quality
 from nst.atomic import write_json
 from nst.errors import SettingsError
 from nst.settings import INIT_MODES, TransferSettings
@@ -37,6 +37,7 @@ class TransferResult:
     stop_reason: str
     scales: list[dict] = field(default_factory=list)
     initial: dict = field(default_factory=dict)  # loss terms at the starting image
+    quality: dict = field(default_factory=dict)  # nst.quality figures of the output
 
     @property
     def final(self) -> dict:
@@ -55,6 +56,7 @@ class TransferResult:
             "stop_reason": self.stop_reason,
             "initial_loss": self.initial,
             "final_loss": self.final,
+            "quality": self.quality,
             "timings": self.timings,
             "scales": self.scales,
             "versions": self.versions,
@@ -341,6 +343,9 @@ def transfer(
             }
         )
     out = images.to_uint8(problem.finish(image))
+    t_quality = time.perf_counter()
+    figures = quality.measure(out, content_img, style_imgs, blend)
+    quality_seconds = time.perf_counter() - t_quality
     optimize_seconds = sum(r["seconds"] for r in scale_records)
     t_total = time.perf_counter() - t0
     started = process_start_time() if first_in_process else called_at
@@ -366,6 +371,7 @@ def transfer(
             "optimize_seconds": round(optimize_seconds, 3),
             "seconds_per_iteration": round(optimize_seconds / max(1, len(history)), 5),
             "seconds_per_evaluation": round(optimize_seconds / max(1, evaluations), 5),
+            "quality_seconds": round(quality_seconds, 3),
             "total_seconds": round(t_total, 3),
         },
         versions={**library_versions(), "environment": _job_environment()},
@@ -375,10 +381,13 @@ def transfer(
         stop_reason=reason,
         scales=scale_records,
         initial=initial,
+        quality=figures,
     )
     log(
         f"done: {len(history)} iterations, {evaluations} evaluations, final loss "
-        f"{record.final['total']:.4g} in {optimize_seconds:.1f} s ({reason})"
+        f"{record.final['total']:.4g} in {optimize_seconds:.1f} s ({reason}); content SSIM "
+        f"{figures['content_ssim']:.3f}, style distance {figures['style_distance']:.3f}, colour "
+        f"difference {figures['color_difference']:.1f}"
     )
     return out, record
 

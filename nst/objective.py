@@ -16,6 +16,12 @@ def resize_mask(mask: np.ndarray, shape) -> tf.Tensor:
     return tf.image.resize(m, shape, method="area")[0, :, :, 0]
 
 
+def _inverse_energy(target) -> float:
+    """1 / mean square of a target statistic (guarded for an all-zero target)."""
+    energy = float(tf.reduce_mean(tf.square(tf.cast(target, tf.float32))))
+    return 1.0 / max(energy, 1e-12)
+
+
 class Objective:
     """Weighted sum of content, style and total-variation losses for one output size.
 
@@ -44,8 +50,20 @@ class Objective:
         self.pooling = settings.pooling
         self.blend = [float(b) for b in blend]
 
+        normalize = settings.normalize == "target"
         content_feats = extractor(self.to_network(tf.constant(content, tf.float32)))
         self.content_targets = {k: tf.constant(content_feats[k]) for k in self.content_layers}
+        # "target" normalisation: every term is divided by its target's energy (mean square),
+        # so a term is about 1 when its statistic is wholly unlike the target's, whatever the
+        # layer, network, method or image size; weight 1 then means "as much as the content".
+        self.content_scale = {
+            k: _inverse_energy(content_feats[k]) if normalize else 1.0 for k in self.content_layers
+        }
+        self.tv_scale = (
+            1.0 / max(float(losses.total_variation(self.to_network(tf.constant(content)))), 1.0)
+            if normalize
+            else 1.0
+        )
         self.content_maps = {}
         if content_weight_map is not None:
             for k in self.content_layers:
@@ -53,10 +71,13 @@ class Objective:
 
         style_masks = list(style_masks or [None] * len(styles))
         self.style_targets = []
+        self.style_scales = []
         self.style_masks = []
         for style, mask in zip(styles, style_masks, strict=True):
             feats = extractor(self.to_network(tf.constant(style, tf.float32)))
-            self.style_targets.append([tf.constant(self._statistic(feats, t)) for t in self.terms])
+            targets = [tf.constant(self._statistic(feats, t)) for t in self.terms]
+            self.style_targets.append(targets)
+            self.style_scales.append([_inverse_energy(t) if normalize else 1.0 for t in targets])
             if mask is None:
                 self.style_masks.append([None] * len(self.terms))
             else:
@@ -77,20 +98,21 @@ class Objective:
         feats = self.extractor(image)
         content = tf.add_n(
             [
-                losses.content_loss(feats[k], self.content_targets[k], self.content_maps.get(k))
+                self.content_scale[k]
+                * losses.content_loss(feats[k], self.content_targets[k], self.content_maps.get(k))
                 for k in self.content_layers
             ]
         ) / len(self.content_layers)
         style = tf.constant(0.0)
-        for targets, masks, share in zip(
-            self.style_targets, self.style_masks, self.blend, strict=True
+        for targets, scales, masks, share in zip(
+            self.style_targets, self.style_scales, self.style_masks, self.blend, strict=True
         ):
             if share == 0:
                 continue
-            for term, target, mask in zip(self.terms, targets, masks, strict=True):
+            for term, target, scale, mask in zip(self.terms, targets, scales, masks, strict=True):
                 stat = self._statistic(feats, term, mask)
-                style += share * term[2] * losses.squared_error(stat, target)
-        tv = losses.total_variation(image)
+                style += share * term[2] * scale * losses.squared_error(stat, target)
+        tv = self.tv_scale * losses.total_variation(image)
         s = self.settings
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
         return {"total": total, "content": content, "style": style, "tv": tv}

@@ -21,6 +21,7 @@ INIT_MODES = ("content", "noise", "gray", "style")
 PRESERVE_COLOR = ("none", "luminance", "histogram", "chroma")
 CHAINS = ("correlation", "none")
 PRECISIONS = ("float32", "bfloat16", "mixed_bfloat16", "mixed_float16")
+NORMALIZATIONS = ("target", "none")
 
 
 @dataclass
@@ -33,9 +34,13 @@ class TransferSettings:
     pooling: str = "avg"
     content_layers: tuple[str, ...] | None = None
     style_layers: tuple[str, ...] | None = None
+    # With ``normalize="target"`` (the default) every loss term is divided by its target's
+    # energy, so the weights mean the same at every size, for every method and network, and
+    # style_weight 1 balances style against content (see nst/objective.py and the README).
     content_weight: float = 1.0
-    style_weight: float = 10.0
+    style_weight: float = 1.0
     tv_weight: float = 1.0e-3
+    normalize: str = "target"
     style_blend_weights: tuple[float, ...] | None = None
     style_scale: float = 1.0
     size: int = 512
@@ -100,6 +105,7 @@ class TransferSettings:
         choice("optimizer", OPTIMIZERS)
         choice("preserve_color", PRESERVE_COLOR)
         choice("precision", PRECISIONS)
+        choice("normalize", NORMALIZATIONS)
         if self.chain is not None:
             choice("chain", CHAINS)
         for name in ("content_layers", "style_layers", "style_blend_weights", "style_masks"):

@@ -1,0 +1,139 @@
+"""Quality figures (nst.quality), the normalised loss weights, and that the weights act."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_content, make_style
+from scipy import ndimage
+
+import nst
+from nst import images, quality
+from nst.errors import SettingsError
+from nst.settings import TransferSettings
+
+
+def test_ssim_of_an_image_with_itself_is_one_and_falls_with_damage():
+    content = make_content(96, 128).astype(np.float32)
+    assert quality.ssim(content, content) == pytest.approx(1.0, abs=1e-9)
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(content + rng.normal(0, s, content.shape), 0, 255) for s in (5, 20, 60)]
+    scores = [quality.ssim(n, content) for n in noisy]
+    assert scores[0] > scores[1] > scores[2]
+    assert scores[0] < 0.999 and scores[2] < 0.5
+    # agrees with TensorFlow's SSIM (same window and constants, no border padding there)
+    import tensorflow as tf
+
+    y = nst.color.rgb_to_luminance(content)
+    blurred = ndimage.gaussian_filter(content, (3, 3, 0))
+    for damaged in (*noisy, blurred):
+        tf_ssim = float(
+            tf.image.ssim(tf.constant(nst.color.rgb_to_luminance(damaged)), tf.constant(y), 255.0)
+        )
+        assert quality.ssim(damaged, content) == pytest.approx(tf_ssim, abs=0.03)
+    # the same image brightened keeps its structure better than noise of similar size hurts it
+    assert quality.ssim(np.clip(content + 20, 0, 255), content) > scores[1]
+    with pytest.raises(ValueError, match="one size"):
+        quality.ssim(content, content[:-1])
+
+
+def test_color_difference_counts_chroma_not_brightness():
+    content = make_content(64, 64).astype(np.float32)
+    assert quality.color_difference(content, content) == 0.0
+    grey = np.repeat(content.mean(-1, keepdims=True), 3, -1)
+    brighter = np.clip(content * 0.6 + 40, 0, 255)
+    # a grey version loses all chroma; a darker/brighter version keeps most of it
+    assert quality.color_difference(grey, content) > 10
+    assert quality.color_difference(brighter, content) < quality.color_difference(grey, content)
+    yellow = np.full((8, 8, 3), (255, 255, 0), np.float32)
+    blue = np.full((8, 8, 3), (0, 0, 255), np.float32)
+    iq = nst.color.rgb_to_yiq(yellow)[0, 0, 1:] - nst.color.rgb_to_yiq(blue)[0, 0, 1:]
+    assert quality.color_difference(yellow, blue) == pytest.approx(np.hypot(*iq), rel=1e-5)
+
+
+def test_style_distance_is_one_for_the_content_and_near_zero_for_the_style():
+    content = make_content(96, 128).astype(np.float32)
+    style = make_style("red", 128).astype(np.float32)
+    meter = quality.QualityMeter(content, [style])
+    assert meter.style_distance(content) == pytest.approx(1.0, abs=1e-6)
+    # the style itself, at the output size, matches its own statistics
+    as_output = images.resize(style, content.shape[:2])
+    assert meter.style_distance(as_output) < 0.15
+    # halfway between content and style lies between the two
+    mix = 0.5 * content + 0.5 * as_output
+    assert 0.15 < meter.style_distance(mix) < 1.0
+    figures = meter.measure(content)
+    assert figures == {"content_ssim": 1.0, "style_distance": 1.0, "color_difference": 0.0}
+
+
+def test_two_styles_weighted_by_blend():
+    content = make_content(64, 64).astype(np.float32)
+    red = make_style("red", 64).astype(np.float32)
+    blue = make_style("blue", 64, seed=1).astype(np.float32)
+    only_red = quality.QualityMeter(content, [red, blue], [1.0, 0.0])
+    assert only_red.style_distance(red) < 0.15
+    assert only_red.style_distance(blue) > 0.5
+    even = quality.QualityMeter(content, [red, blue], [1.0, 1.0])
+    assert even.style_distance(red) == pytest.approx(
+        0.5 * only_red.style_distance(red)
+        + 0.5 * quality.QualityMeter(content, [blue]).style_distance(red),
+        rel=1e-5,
+    )
+
+
+def test_normalised_terms_start_at_one_for_every_method_and_size(sample_images):
+    """With target normalisation each term is relative to its target's energy: from a noise
+    start the style term is near 1 at any size and for both methods, the tv term is 1 at the
+    content; the raw terms differ by orders of magnitude between sizes and methods."""
+    from nst.engine import build_objective
+
+    content = images.load_image(sample_images["content"])
+    style = images.load_image(sample_images["red"])
+    starts = {}
+    for method in ("gatys", "inetwork"):
+        for size in (64, 128):
+            for normalize in ("target", "none"):
+                s = TransferSettings(
+                    model="vgg16-hed", method=method, size=size, normalize=normalize
+                )
+                shape = images.target_shape(*content.shape[:2], size)
+                objective, problem = build_objective(s, content, [style], shape)
+                at_content = objective(problem.content)
+                starts[method, size, normalize] = float(at_content["style"])
+                if normalize == "target":
+                    assert float(at_content["content"]) == 0.0
+                    assert float(at_content["tv"]) == pytest.approx(1.0, rel=1e-4)
+                    assert 0.3 < float(at_content["style"]) < 3.0
+    raw = [v for (_m, _s, n), v in starts.items() if n == "none"]
+    assert max(raw) / min(raw) > 100
+    with pytest.raises(SettingsError, match="normalize"):
+        TransferSettings(normalize="energy")
+
+
+@pytest.mark.slow
+def test_style_weight_acts_monotonically_across_its_documented_range(sample_images):
+    """The documented range 0.1 .. 10 goes from the content with a hint of the style to the
+    style's texture: content SSIM falls and the style distance falls, by a wide margin."""
+    content = images.load_image(sample_images["content"])
+    style = images.load_image(sample_images["red"])
+    meter = quality.QualityMeter(content, [style])
+    figures = []
+    for weight in (0.1, 0.3, 1.0, 3.0, 10.0):
+        out, record = nst.transfer(
+            content,
+            [style],
+            model="vgg16-hed",
+            size=96,
+            iterations=40,
+            style_weight=weight,
+            print_every=0,
+            log=lambda _m: None,
+        )
+        figures.append(meter.measure(out))
+        assert record.quality == figures[-1]
+    ssim = [f["content_ssim"] for f in figures]
+    dist = [f["style_distance"] for f in figures]
+    assert all(b < a for a, b in zip(ssim, ssim[1:])), ssim
+    assert all(b < a for a, b in zip(dist, dist[1:])), dist
+    assert ssim[0] > 0.7 and ssim[-1] < 0.35, ssim
+    assert dist[0] > 0.5 and dist[-1] < 0.2, dist
