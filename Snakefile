@@ -25,6 +25,8 @@ localrules:
     sheet_content,
     sheet_style,
     sheet_overview,
+    sheet_sweep,
+    tradeoff_plot,
 
 
 rule all:

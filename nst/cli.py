@@ -18,9 +18,9 @@ from nst.settings import (
     INIT_MODES,
     METHODS,
     MODELS,
+    NORMALIZATIONS,
     OPTIMIZERS,
     POOLINGS,
-    NORMALIZATIONS,
     PRECISIONS,
     PRESERVE_COLOR,
 )

@@ -168,6 +168,27 @@ def loss_plot_job(keys, images, metrics, out) -> None:
     print(f"nst: wrote {out}")
 
 
+def tradeoff_job(keys, images, metrics, labels: dict[str, str], out) -> None:
+    from nst.summary import plot_tradeoff
+
+    runs = load_runs(keys, images, metrics)
+    plot_tradeoff(runs, labels, out)
+    print(f"nst: wrote {out} ({len(runs)} runs)")
+
+
+def sweep_sheet_job(
+    keys, images, metrics, *, axes, points: dict, style_image, out, thumb: int = 160
+) -> None:
+    """The sweep sheet of one content x style (``keys`` are that pair's sweep runs)."""
+    from nst import sheets
+
+    runs = load_runs(keys, images, metrics)
+    content, style = keys[0][0], keys[0][1]
+    image = sheets.sweep_sheet(content, style, style_image, axes, points, runs, thumb=thumb)
+    sheets.save_sheet(image, out)
+    print(f"nst: wrote {out} ({len(runs)} runs, {image.width}x{image.height} px)")
+
+
 def sheet_job(
     kind: str,
     keys,

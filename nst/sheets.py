@@ -2,10 +2,12 @@
 
 * per content: rows = styles, columns = hyperparameter sets, the content in the corner;
 * per style: rows = contents, columns = hyperparameter sets, the style in the corner;
-* overview: rows = contents, columns = styles x sets, content and style thumbnails as headers.
+* overview: rows = contents, columns = styles x sets, content and style thumbnails as headers;
+* sweep (per content x style): rows = one swept setting's values, columns = another's.
 
-Every cell says what it is: content and style names, the values that distinguish its set, the
-final loss and the seconds the run took.
+Column headers name the set and the values that distinguish it (wrapped, never cut); every cell
+gives the run's quality figures (content SSIM, style distance, colour difference; see
+:mod:`nst.quality`) and the seconds it took.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from nst.atomic import atomic_path
+from nst.grid import short as _short
 
 BACKGROUND = (255, 255, 255)
 INK = (20, 20, 20)
@@ -48,6 +51,10 @@ class Run:
     def seconds(self) -> float | None:
         return (self.metrics.get("timings") or {}).get("total_seconds")
 
+    @property
+    def quality(self) -> dict:
+        return self.metrics.get("quality") or {}
+
 
 @dataclass
 class Header:
@@ -76,12 +83,35 @@ def _thumb(path: Path | None, size: int) -> Image.Image:
     return tile
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text + "…"
+def wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
+    """Lines of at most ``width`` pixels, broken between words; a word longer than a line
+    (a long set name) is broken after one of ``_~,=`` where it can be, else between letters."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}" if line else word
+        if draw.textlength(candidate, font=font) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = ""
+        while draw.textlength(word, font=font) > width:
+            cut = _break_at(draw, word, font, width)
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    if line:
+        lines.append(line)
+    return lines or [""]
+
+
+def _break_at(draw, word: str, font, width: int) -> int:
+    fits = max(
+        1, max(i for i in range(1, len(word) + 1) if draw.textlength(word[:i], font=font) <= width)
+    )
+    soft = [i + 1 for i in range(fits) if word[i] in "_~,="]
+    return soft[-1] if soft and soft[-1] < len(word) else fits
 
 
 def contact_sheet(
@@ -97,40 +127,49 @@ def contact_sheet(
     """A grid image: ``corner`` top-left, ``columns`` across the top, ``rows`` down the left."""
     font, bold = _font(font_size), _font(font_size + 3)
     line_h = font_size + 3
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+
+    def wrapped(lines: list[str]) -> list[tuple[str, tuple[int, int, int]]]:
+        # the first line in ink, the rest muted
+        return [
+            (part, INK if i == 0 else MUTED)
+            for i, text in enumerate(lines)
+            for part in wrap(measure, text, font, thumb)
+        ]
+
+    corner = Header(wrapped(corner.lines), corner.image)
+    columns = [Header(wrapped(h.lines), h.image) for h in columns]
+    rows = [Header(wrapped(h.lines), h.image) for h in rows]
+    cells = [[Cell(c.image, wrapped(c.lines)) for c in row] for row in cells]
     n_lines = max([len(c.lines) for row in cells for c in row] + [len(h.lines) for h in rows] + [1])
     head_lines = max([len(h.lines) for h in columns] + [len(corner.lines), 1])
     has_col_images = any(h.image for h in columns) or corner.image is not None
     cell_w = thumb + 2 * PAD
     cell_h = thumb + n_lines * line_h + 2 * PAD
     head_h = (thumb if has_col_images else 0) + head_lines * line_h + 2 * PAD
-    title_h = (font_size + 3 + 2 * PAD) if title else 0
+    title_lines = wrap(measure, title, bold, cell_w * (len(columns) + 1) - 2 * PAD) if title else []
+    title_h = (len(title_lines) * (font_size + 5) - 2 + 2 * PAD) if title else 0
     width = cell_w * (len(columns) + 1)
     height = title_h + head_h + cell_h * len(rows)
     sheet = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    if title:
-        draw.text((PAD, PAD), _fit(draw, title, bold, width - 2 * PAD), fill=INK, font=bold)
+    for i, line in enumerate(title_lines):
+        draw.text((PAD, PAD + i * (font_size + 5)), line, fill=INK, font=bold)
 
-    def place(x, y, header_image, lines, show_image, muted_from=1, header=False):
+    def place(x, y, header_image, lines, show_image, header=False):
         # a header without a picture keeps its text at the top of its (blank) picture area
         if show_image and not (header and header_image is None):
             sheet.paste(_thumb(header_image, thumb), (x + PAD, y + PAD))
             y += thumb
-        for i, text in enumerate(lines):
-            colour = INK if i < muted_from else MUTED
-            draw.text(
-                (x + PAD, y + PAD + i * line_h),
-                _fit(draw, text, font, thumb),
-                fill=colour,
-                font=font,
-            )
+        for i, (text, colour) in enumerate(lines):
+            draw.text((x + PAD, y + PAD + i * line_h), text, fill=colour, font=font)
 
     place(0, title_h, corner.image, corner.lines, has_col_images, header=True)
     for j, col in enumerate(columns):
         place(cell_w * (j + 1), title_h, col.image, col.lines, has_col_images, header=True)
     for i, (row, row_cells) in enumerate(zip(rows, cells, strict=True)):
         y = title_h + head_h + i * cell_h
-        place(0, y, row.image, row.lines, True)
+        place(0, y, row.image, row.lines, True, header=True)
         for j, cell in enumerate(row_cells):
             place(cell_w * (j + 1), y, cell.image, cell.lines, True)
     # grid lines between the headers and the results
@@ -145,20 +184,23 @@ def save_sheet(image: Image.Image, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def _cell(run: Run | None, labels: dict[str, str]) -> Cell:
+def quality_lines(run: Run) -> list[str]:
+    """A cell's figures: content SSIM and style distance first, then colour and seconds."""
+    q = run.quality
+    secs = f"{run.seconds:.0f} s" if run.seconds is not None else ""
+    if not q:  # a record from before quality figures
+        loss = f"loss {run.final_loss:.4g}" if run.final_loss is not None else ""
+        return [f"{loss}  {secs}".strip()]
+    return [
+        f"SSIM {q['content_ssim']:.2f}  style {q['style_distance']:.2f}",
+        f"colour {q['color_difference']:.1f}  {secs}".strip(),
+    ]
+
+
+def _cell(run: Run | None) -> Cell:
     if run is None:
         return Cell(None, ["(missing)"])
-    loss = f"loss {run.final_loss:.4g}" if run.final_loss is not None else "loss ?"
-    secs = f"{run.seconds:.0f} s" if run.seconds is not None else ""
-    return Cell(
-        run.image,
-        [
-            f"{run.content} x {run.style}",
-            f"set: {run.params}",
-            labels.get(run.params, ""),
-            f"{loss}  {secs}".strip(),
-        ],
-    )
+    return Cell(run.image, quality_lines(run))
 
 
 def _index(runs: list[Run]) -> dict[tuple[str, str, str], Run]:
@@ -178,7 +220,7 @@ def axis_sheet(kind, name, image, others, other_images, sets, labels, runs, **kw
         Header([f"{kind}: {name}"], image),
         [Header([s, labels.get(s, "")]) for s in sets],
         [Header([f"{other}: {o}"], other_images.get(o)) for o in others],
-        [[_cell(idx.get(key(o, p)), labels) for p in sets] for o in others],
+        [[_cell(idx.get(key(o, p))) for p in sets] for o in others],
         title=f"{name}: {other}s x hyperparameter sets",
         **kw,
     )
@@ -190,9 +232,42 @@ def overview_sheet(contents, content_images, styles, style_images, sets, labels,
     columns = [(s, p) for s in styles for p in sets]
     return contact_sheet(
         Header(["rows: contents", "columns: style, set"]),
-        [Header([f"style: {s}", p], style_images.get(s)) for s, p in columns],
+        [Header([f"style: {s}", p, labels.get(p, "")], style_images.get(s)) for s, p in columns],
         [Header([f"content: {c}"], content_images.get(c)) for c in contents],
-        [[_cell(idx.get((c, s, p)), labels) for s, p in columns] for c in contents],
+        [[_cell(idx.get((c, s, p))) for s, p in columns] for c in contents],
         title="overview: every content, style and hyperparameter set",
+        **kw,
+    )
+
+
+def sweep_sheet(content, style, style_image, axes, points, runs, **kw):
+    """One content x style over a sweep of one or two settings: rows = the first axis's values,
+    columns = the second's (one row for a one-axis sweep). ``points`` maps each sweep set's name
+    to its values, e.g. ``{"style_weight~1_tv_weight~0": {"style_weight": 1, "tv_weight": 0}}``.
+    """
+    if not 1 <= len(axes) <= 2:
+        raise ValueError(f"a sweep sheet lays out one or two settings, not {len(axes)}.")
+    idx = _index(runs)
+    by_values = {tuple(repr(v[a]) for a in axes): name for name, v in points.items()}
+
+    def values(axis):
+        return list({repr(v[axis]): v[axis] for v in points.values()}.items())
+
+    row_values = values(axes[0])
+    col_values = values(axes[1]) if len(axes) == 2 else [(None, None)]
+
+    def run_at(r, c):
+        key = (r,) if c is None else (r, c)
+        return idx.get((content, style, by_values.get(key)))
+
+    col_title = f"columns: {axes[1]}" if len(axes) == 2 else ""
+    return contact_sheet(
+        Header(
+            [f"style: {style}", f"content: {content}", f"rows: {axes[0]}", col_title], style_image
+        ),
+        [Header([f"{axes[1]} = {_short(c)}" if k else ""]) for k, c in col_values],
+        [Header([f"{axes[0]} = {_short(r)}"]) for _k, r in row_values],
+        [[_cell(run_at(r, c)) for c, _v in col_values] for r, _v in row_values],
+        title=f"{content} x {style}: sweep of {' x '.join(axes)}",
         **kw,
     )

@@ -1,13 +1,16 @@
-"""The experiment's table (one row per run) and loss curves (one plot per content x style)."""
+"""The experiment's table (one row per run), loss curves (one plot per content x style) and the
+trade-off plot (style distance against content structure, one point per run)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
+import textwrap
 from pathlib import Path
 
 from nst.atomic import atomic_path, write_text
+from nst.quality import KEYS as QUALITY_KEYS
 from nst.sheets import Run
 
 COLUMNS = (
@@ -24,6 +27,9 @@ COLUMNS = (
     "loss_content",
     "loss_style",
     "loss_tv",
+    "content_ssim",
+    "style_distance",
+    "color_difference",
     "seconds_total",
     "seconds_per_iteration",
     "startup_seconds",
@@ -54,6 +60,7 @@ def summary_rows(runs: list[Run], labels: dict[str, str]) -> list[dict]:
                 "loss_content": final.get("content"),
                 "loss_style": final.get("style"),
                 "loss_tv": final.get("tv"),
+                **{k: r.quality.get(k) for k in QUALITY_KEYS},
                 "seconds_total": timings.get("total_seconds"),
                 "seconds_per_iteration": timings.get("seconds_per_iteration"),
                 "startup_seconds": timings.get("startup_seconds"),
@@ -75,11 +82,7 @@ def write_summary(runs: list[Run], labels: dict[str, str], path: str | os.PathLi
 
 def plot_losses(runs: list[Run], path: str | os.PathLike, title: str = "") -> Path:
     """Total, content and style loss per iteration, one colour per hyperparameter set."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
     for i, run in enumerate(sorted(runs, key=lambda r: r.params)):
         history = run.metrics.get("history", [])
@@ -96,5 +99,55 @@ def plot_losses(runs: list[Run], path: str | os.PathLike, title: str = "") -> Pa
         fig.suptitle(title)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return Path(path)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_tradeoff(runs: list[Run], labels: dict[str, str], path: str | os.PathLike) -> Path:
+    """Style distance against content SSIM, one point per run, one colour per set; each point
+    is labelled with its content and style, the legend with the set and what distinguishes it.
+
+    Up and left is the content kept, down and right the style taken: sets on the lower right
+    of the others reach more style for the same content structure.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 6), constrained_layout=True)
+    sets = list(dict.fromkeys(r.params for r in runs))
+    for i, name in enumerate(sets):
+        points = [r for r in runs if r.params == name and r.quality]
+        label = f"{name}: {labels[name]}" if labels.get(name) else name
+        ax.scatter(
+            [r.quality["content_ssim"] for r in points],
+            [r.quality["style_distance"] for r in points],
+            color=f"C{i % 10}",
+            marker="os^Dv<>p*h"[i // 10 % 10],
+            label=textwrap.fill(label, 60),
+            s=36,
+        )
+        for r in points:
+            ax.annotate(
+                f"{r.content}×{r.style}",
+                (r.quality["content_ssim"], r.quality["style_distance"]),
+                textcoords="offset points",
+                xytext=(4, 3),
+                fontsize=6,
+                color=f"C{i % 10}",
+            )
+    ax.set_xlabel("content structure (SSIM against the content; 1 = unchanged)")
+    ax.set_ylabel("style distance (1 = no style moved in; 0 = the style's statistics)")
+    ax.set_title("Trade-off: style taken against content kept, one point per run")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
     return Path(path)

@@ -37,6 +37,11 @@ def _runs(tmp_path):
             ]
             metrics = {
                 "final_loss": {"total": 20.0 + k, "content": 5.0, "style": 10.0, "tv": 1.0},
+                "quality": {
+                    "content_ssim": 0.5 + 0.1 * k,
+                    "style_distance": 0.3 - 0.1 * k,
+                    "color_difference": 20.0,
+                },
                 "timings": {
                     "total_seconds": 12.0,
                     "seconds_per_iteration": 0.5,
@@ -56,7 +61,7 @@ def _runs(tmp_path):
 
 def test_content_sheet_layout_images_and_labels(tmp_path):
     runs = _runs(tmp_path)
-    thumb = 64
+    thumb = 128
     labels = {"low": "style_weight=1", "high": "style_weight=100"}
     content = tmp_path / "content.png"
     Image.new("RGB", (40, 40), (9, 9, 9)).save(content)
@@ -67,7 +72,7 @@ def test_content_sheet_layout_images_and_labels(tmp_path):
     assert sheet.width == 3 * cell_w  # header column + 2 sets
     arr = np.asarray(sheet)
     # the top-left of the grid: header height, then row 1 (style s1), column 1 (set low)
-    n_lines, line_h = 4, 11 + 3
+    n_lines, line_h = 2, 11 + 3  # SSIM and style distance; colour difference and seconds
     cell_h = thumb + n_lines * line_h + 2 * PAD
     head_h = thumb + 2 * line_h + 2 * PAD
     title_h = 11 + 3 + 2 * PAD
@@ -91,9 +96,11 @@ def test_missing_run_is_marked_and_overview_covers_everything(tmp_path):
     assert overview.width == 5 * (48 + 2 * PAD)
     arr = np.asarray(overview)
     cell_w = 48 + 2 * PAD
-    # the last cell of the last row is the grey "missing" tile
-    last = arr[-(48 // 2) - 4 * 14 - PAD, 4 * cell_w + PAD + 24]
-    assert tuple(last) == (235, 235, 235)
+    # the last cell of the last row is the grey "missing" tile, and only that one
+    grey = np.all(arr == 235, axis=-1)
+    half = arr.shape[0] // 2 + 40
+    assert grey[half:, 4 * cell_w + PAD : 5 * cell_w - PAD].sum() > 40 * 40
+    assert grey[half:, cell_w : 4 * cell_w].sum() < 0.3 * 3 * 48 * 48
 
 
 def test_summary_csv_and_labels(tmp_path):

@@ -131,6 +131,13 @@ def test_full_run_outputs(experiment):
     with Image.open(wd / "results" / "sheets" / "overview.png") as im:
         assert im.width == 5 * cell  # header column + 2 styles x 2 sets
     assert len(list((wd / "results" / "plots").glob("*/*.png"))) == 4
+    with Image.open(wd / "results" / "plots" / "tradeoff.png") as im:
+        assert im.width >= 600
+    for row in rows:  # quality figures of every run in the table
+        assert 0 < float(row["content_ssim"]) <= 1
+        assert 0 <= float(row["style_distance"]) < 1.5
+        assert float(row["color_difference"]) >= 0
+    assert not (wd / "results" / "sheets" / "sweep").exists()  # no sweep, no sweep sheets
     log = (wd / "logs" / "transfer" / "c1" / "red" / "soft.log").read_text()
     assert "iter     4/4" in log and "done:" in log
     assert (wd / "benchmarks" / "transfer" / "c1" / "red" / "soft.tsv").is_file()
@@ -180,6 +187,9 @@ def test_schema_violation_fails_before_any_job_naming_the_key(tmp_path):
         (lambda c: c["params"]["soft"].update(style_weight="lots"), "style_weight"),
         (lambda c: c["params"]["soft"].update(stlye_weight=3), "stlye_weight"),
         (lambda c: c.update(prepare={"size": 8}), "size"),
+        (lambda c: c.update(sweep={"style_weight": "lots"}), "style_weight"),
+        (lambda c: c.update(sweep={"tv_wieght": [0, 1]}), "tv_wieght"),
+        (lambda c: c.update(sweep={"set": ["nope"]}), "sweep.set"),
     ):
         config = tiny_config(images)
         mutate(config)
@@ -188,6 +198,42 @@ def test_schema_violation_fails_before_any_job_naming_the_key(tmp_path):
         assert proc.returncode != 0
         assert key in proc.stderr
         assert not (tmp_path / "run" / "results").exists()
+
+
+def test_sweep_runs_every_point_with_a_sweep_sheet_and_named_sets_beside_it(tmp_path):
+    images = make_images(tmp_path / "inputs")
+    config = tiny_config(images, styles=("red",))
+    config["dataset"]["sources"]["content"] = config["dataset"]["sources"]["content"][:1]
+    config["params"] = {"base": {"style_weight": 1.0}}
+    config["sweep"] = {"style_weight": [0.1, 10], "tv_weight": [0, 0.5]}
+    config["defaults"]["iterations"] = 8
+    wd = tmp_path / "run"
+    write_config(wd, config)
+    proc = snakemake(wd)
+    assert proc.stderr.count("rule transfer:") == 5  # the named set + 2 x 2 points
+    names = sorted(p.name for p in (wd / "results" / "transfer" / "c1" / "red").iterdir())
+    assert names == [
+        "base",
+        "style_weight~0.1_tv_weight~0",
+        "style_weight~0.1_tv_weight~0.5",
+        "style_weight~10_tv_weight~0",
+        "style_weight~10_tv_weight~0.5",
+    ]
+    figures = {}
+    for name in names:
+        metrics = json.loads((wd / "results/transfer/c1/red" / name / "metrics.json").read_text())
+        figures[name] = metrics["quality"]
+        if name != "base":
+            assert metrics["settings"]["style_weight"] == float(name.split("~")[1].split("_")[0])
+    # the style weight acts: more style, less content structure at 10 than at 0.1
+    low, high = figures["style_weight~0.1_tv_weight~0"], figures["style_weight~10_tv_weight~0"]
+    assert high["style_distance"] < low["style_distance"] - 0.1
+    assert high["content_ssim"] < low["content_ssim"] - 0.1
+    with Image.open(wd / "results" / "sheets" / "sweep" / "c1" / "red.png") as im:
+        assert im.width == 3 * (48 + 12)  # header column + 2 tv weights
+    rows = list(csv.DictReader((wd / "results" / "summary.csv").open()))
+    assert len(rows) == 5
+    assert {r["settings"] for r in rows} >= {"style_weight=0.1 tv_weight=0.5"}
 
 
 @pytest.mark.parametrize("broken", ["corrupt", "tiny"])

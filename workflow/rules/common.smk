@@ -1,12 +1,21 @@
 import re
 
+import pandas as pd
+from snakemake.utils import Paramspace
+
 from nst import grid, jobs
 
 IMAGES = "results/dataset/images"
 MANIFEST = "results/dataset/manifest.tsv"
 
 # Validated at parse time: a bad hyperparameter set stops the workflow before any job.
-SETS = grid.param_sets(config)
+# A sweep's points are named by Paramspace (style_weight~0.1_tv_weight~0).
+SWEEP = Paramspace(
+    pd.DataFrame(grid.sweep_table(config), dtype=object), filename_params="*"
+)
+SWEEP_AXES = grid.sweep_axes(config)
+SWEEP_POINTS = dict(zip(SWEEP.instance_patterns, grid.sweep_table(config)))
+SETS = grid.param_sets(config, list(SWEEP_POINTS))
 LABELS = {name: grid.describe(v) for name, v in grid.differing_values(SETS).items()}
 TRANSFER = config["resources"]["transfer"]
 NAME = "[A-Za-z0-9][A-Za-z0-9_.-]*"
@@ -60,6 +69,11 @@ def runs(content=None, style=None):
     ]
 
 
+def sweep_runs(content, style):
+    """The sweep's runs of one content x style, in the sweep's order."""
+    return [(content, style, p) for p in SWEEP_POINTS]
+
+
 def run_files(keys, name):
     return [f"results/transfer/{c}/{s}/{p}/{name}" for c, s, p in keys]
 
@@ -77,10 +91,13 @@ def transfer_settings(wildcards):
 def all_sheets_and_plots(wildcards):
     keys = runs()
     pairs = sorted({(c, s) for c, s, _ in keys})
+    sweeps = pairs if 1 <= len(SWEEP_AXES) <= 2 else []
     return (
         [f"results/sheets/content/{c}.png" for c in sorted({c for c, _, _ in keys})]
         + [f"results/sheets/style/{s}.png" for s in sorted({s for _, s, _ in keys})]
         + [f"results/plots/{c}/{s}.png" for c, s in pairs]
+        + [f"results/sheets/sweep/{c}/{s}.png" for c, s in sweeps]
+        + ["results/plots/tradeoff.png"]
     )
 
 

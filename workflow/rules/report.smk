@@ -101,3 +101,49 @@ rule sheet_overview:
         kind="overview",
     script:
         "../scripts/sheet.py"
+
+
+rule tradeoff_plot:
+    input:
+        images=lambda wc: run_files(runs(), "image.png"),
+        metrics=lambda wc: run_files(runs(), "metrics.json"),
+    output:
+        report(
+            "results/plots/tradeoff.png",
+            caption="../report/tradeoff.rst",
+            category="Summary",
+        ),
+    log:
+        "logs/report/plots/tradeoff.log",
+    conda:
+        "../../envs/nst.yaml"
+    params:
+        runs=lambda wc: runs(),
+        labels=LABELS,
+    script:
+        "../scripts/tradeoff.py"
+
+
+rule sheet_sweep:
+    input:
+        images=lambda wc: run_files(sweep_runs(wc.content, wc.style), "image.png"),
+        metrics=lambda wc: run_files(sweep_runs(wc.content, wc.style), "metrics.json"),
+        style="results/prepared/style/{style}.png",
+    output:
+        report(
+            "results/sheets/sweep/{content}/{style}.png",
+            caption="../report/sweep_sheet.rst",
+            category="Contact sheets",
+            subcategory="Sweeps",
+        ),
+    log:
+        "logs/report/sheets/sweep/{content}/{style}.log",
+    conda:
+        "../../envs/nst.yaml"
+    params:
+        runs=lambda wc: sweep_runs(wc.content, wc.style),
+        axes=SWEEP_AXES,
+        points=SWEEP_POINTS,
+        thumb=config["sheets"]["thumb"],
+    script:
+        "../scripts/sweep_sheet.py"
