@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import time
 from datetime import datetime, timedelta, timezone
@@ -13,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from http_fixtures import FixtureServer, Reply, jpeg_bytes, png_bomb, png_bytes
+from dataset_run import FAST, by_source, sha
+from http_fixtures import Reply, jpeg_bytes, png_bomb, png_bytes
 from PIL import Image
 
 from nst import dataset, preprocess
@@ -37,62 +37,6 @@ from nst.scrape import (
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "resources" / "images"
-FAST = {
-    "contact": "tests@example.org",
-    "delay": 0,
-    "backoff": 0.01,
-    "timeout": 2,
-    "retries": 2,
-    "max_wait": 5,
-}
-
-
-@pytest.fixture
-def server(monkeypatch):
-    # A proxy configured in the environment must not intercept requests to the local server.
-    for var in ("NO_PROXY", "no_proxy"):
-        monkeypatch.setenv(var, "127.0.0.1,localhost")
-    with FixtureServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def style_file(tmp_path):
-    """A local style image, so that tests about content URLs have a non-empty style role."""
-    path = tmp_path / "local" / "style.png"
-    path.parent.mkdir()
-    path.write_bytes(png_bytes(999))
-    return str(path)
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-class Run:
-    """fetch_dataset with test defaults; keeps the log lines."""
-
-    def __init__(self, tmp_path: Path):
-        self.images = tmp_path / "images"
-        self.manifest = self.images / "manifest.tsv"
-        self.cache = tmp_path / "cache"
-        self.lines: list[str] = []
-
-    def __call__(self, sources, **kwargs):
-        http = {**FAST, **kwargs.pop("http", {})}
-        kwargs.setdefault("cache_dir", self.cache)
-        return fetch_dataset(
-            sources, self.images, self.manifest, http=http, log=self.lines.append, **kwargs
-        )
-
-
-@pytest.fixture
-def run(tmp_path):
-    return Run(tmp_path)
-
-
-def by_source(rows):
-    return {row["source"]: row for row in rows}
 
 
 def cached_blobs(cache: Path) -> list[Path]:
