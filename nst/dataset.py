@@ -93,6 +93,7 @@ MANIFEST_COLUMNS = (
 )
 INT_COLUMNS = frozenset({"bytes", "width", "height"})
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+URL_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 MASKS_DIR = "masks"
 
 
@@ -170,31 +171,30 @@ class Source:
         return f"{self.role} source {self.index}"
 
 
-def parse_sources(sources: dict) -> dict[str, list[Source]]:
-    """Validate the ``sources`` mapping; raise :class:`SettingsError` naming the bad entry."""
+def parse_sources(sources: dict, key: str = "sources") -> dict[str, list[Source]]:
+    """Validate the ``sources`` mapping, written under ``key`` in the config; raise
+    :class:`SettingsError` naming the bad entry. Every URL is checked here, before any request."""
     if not isinstance(sources, dict):
-        raise SettingsError("sources must be a mapping with a 'content' and a 'style' list.")
+        raise SettingsError(f"{key} must be a mapping with a 'content' and a 'style' list.")
     unknown = sorted(set(sources) - set(ROLES))
     if unknown:
         raise SettingsError(
-            f"unknown source role(s) {', '.join(map(str, unknown))}; "
+            f"unknown source role(s) {', '.join(map(str, unknown))} in {key}; "
             "the roles are 'content' and 'style'."
         )
     plan: dict[str, list[Source]] = {}
     for role in ROLES:
         specs = sources.get(role)
         if not isinstance(specs, list) or not specs:
-            raise SettingsError(
-                f"sources.{role} must be a non-empty list of url/page/path entries."
-            )
-        plan[role] = [_parse_spec(role, i, spec) for i, spec in enumerate(specs, 1)]
+            raise SettingsError(f"{key}.{role} must be a non-empty list of url/page/path entries.")
+        plan[role] = [_parse_spec(key, role, i, spec) for i, spec in enumerate(specs, 1)]
         seen: set[str] = set()
         for source in plan[role]:
             if _single_image(source):
                 key = source.name.lower()
                 if key in seen:
                     raise SettingsError(
-                        f"name {source.name!r} is used twice in sources.{role}; "
+                        f"name {source.name!r} is used twice in {key}.{role}; "
                         "give every image of a role its own name."
                     )
                 seen.add(key)
@@ -208,9 +208,25 @@ def _single_image(source: Source) -> bool:
     return source.kind == "url" or not Path(source.target).expanduser().is_dir()
 
 
-def _parse_spec(role: str, index: int, spec) -> Source:
-    where = f"sources.{role}[{index - 1}]"
+def check_url(value: str, where: str) -> None:
+    """Raise :class:`SettingsError` unless ``value`` is a well-formed http(s) URL."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a malformed port)
+    except ValueError:
+        raise SettingsError(f"{where} = {value!r} is not a valid URL; fix it.") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            f"{where} = {value!r} is not an http(s) URL; write the whole address, starting "
+            "with http:// or https://."
+        )
+
+
+def _parse_spec(key: str, role: str, index: int, spec) -> Source:
+    where = f"{key}.{role}[{index - 1}]"
     if isinstance(spec, str):
+        if URL_SCHEME_RE.match(spec):
+            check_url(spec, where)
         spec = {"url" if spec.lower().startswith(("http://", "https://")) else "path": spec}
     if not isinstance(spec, dict):
         raise SettingsError(f"{where} must be a mapping with one of url, page or path.")
@@ -239,6 +255,15 @@ def _parse_spec(role: str, index: int, spec) -> Source:
         ):
             raise SettingsError(f"{where}.{key} = {value!r} must be a whole number of at least 1.")
         values[key] = value
+    if kind in ("url", "page"):
+        check_url(values[kind], f"{where}.{kind}")
+    if "path" in values and URL_SCHEME_RE.match(values["path"]):
+        raise SettingsError(
+            f"{where}.path = {values['path']!r} is a URL, not a local file; list an http(s) "
+            "image as url: instead."
+        )
+    if "mask" in values and URL_SCHEME_RE.match(values["mask"]):
+        check_url(values["mask"], f"{where}.mask")
     name = values.get("name")
     if name is not None and not NAME_RE.fullmatch(name):
         raise SettingsError(
@@ -798,43 +823,18 @@ def fetch_dataset(
 # Command line
 
 
-def load_config(path: str | os.PathLike) -> dict:
-    """Read a YAML or JSON config; its ``dataset`` section is used when it has one."""
-    import yaml
-
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SettingsError(f"cannot read config {p} ({exc.strerror}); check the path.") from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SettingsError(
-            f"config {p} is not valid YAML/JSON ({first}); fix its syntax."
-        ) from None
-    if not isinstance(data, dict):
-        raise SettingsError(f"config {p} must be a mapping with a 'sources' section.")
-    if "sources" not in data and isinstance(data.get("dataset"), dict):
-        data = data["dataset"]
-    if "sources" not in data:
-        raise SettingsError(f"config {p} has no 'sources' section; list content and style sources.")
-    return data
-
-
 def run_fetch_command(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    images_dir = Path(args.images_dir or config.get("images_dir") or "resources/images")
-    manifest = Path(args.manifest or config.get("manifest") or images_dir / "manifest.tsv")
-    strict = args.strict if args.strict is not None else bool(config.get("strict", False))
+    from nst.dataset_config import load_dataset_config
+
+    config = load_dataset_config(args.config)
+    images_dir = Path(args.images_dir or config.images_dir or "resources/images")
     fetch_dataset(
-        config["sources"],
+        config.sources,
         images_dir,
-        manifest,
-        cache_dir=args.cache_dir or config.get("cache_dir"),
-        http=config.get("http"),
-        strict=strict,
+        Path(args.manifest or config.manifest or images_dir / "manifest.tsv"),
+        cache_dir=args.cache_dir or config.cache_dir,
+        http=config.http,
+        strict=args.strict if args.strict is not None else config.strict,
         refresh=args.refresh,
     )
     return 0

@@ -190,6 +190,17 @@ def test_schema_violation_fails_before_any_job_naming_the_key(tmp_path):
         assert not (tmp_path / "run" / "results").exists()
 
 
+def test_malformed_source_stops_the_workflow_before_any_job(tmp_path):
+    config = tiny_config(make_images(tmp_path / "inputs"))
+    config["dataset"]["sources"]["content"].append({"url": "not a url"})
+    write_config(tmp_path / "run", config)
+    proc = snakemake(tmp_path / "run", check=False)
+    assert proc.returncode != 0
+    assert "dataset.sources.content[2].url = 'not a url' is not an http(s) URL" in proc.stderr
+    assert not (tmp_path / "run" / "results").exists()
+    assert not (tmp_path / "run" / "logs").exists()
+
+
 @pytest.mark.parametrize("broken", ["corrupt", "tiny"])
 def test_keep_going_fails_only_the_broken_image_jobs(tmp_path, broken):
     images = make_images(tmp_path / "inputs")

@@ -2,8 +2,9 @@ import re
 
 from nst import grid, jobs
 
-IMAGES = "results/dataset/images"
-MANIFEST = "results/dataset/manifest.tsv"
+IMAGES, MANIFEST = map(
+    str, DATASET.outputs("results/dataset/images", "results/dataset/manifest.tsv")
+)
 
 # Validated at parse time: a bad hyperparameter set stops the workflow before any job.
 SETS = grid.param_sets(config)
