@@ -10,6 +10,10 @@ One :class:`Fetcher` per run owns a ``requests`` session and the politeness stat
 - timeouts, and retries with exponential backoff on connection errors, 429 and 5xx answers,
   waiting as long as ``Retry-After`` asks (seconds or an HTTP date) but never more than
   ``max_wait``;
+- a deadline per download (``deadline``, default :data:`DEADLINE_TIMEOUTS` times ``timeout``):
+  ``timeout`` bounds each socket read, so a server that drips a byte at a time would otherwise
+  hold a download for as long as it likes; redirects, retries and their waits count, the
+  politeness delay before a request does not;
 - redirects followed by hand, so that every hop is checked for its scheme (http/https only) and
   against robots.txt, up to ``max_redirects``;
 - a byte limit enforced both on ``Content-Length`` and while streaming the body.
@@ -30,6 +34,7 @@ from urllib.robotparser import RobotFileParser
 
 import requests
 import soupsieve
+import urllib3
 from bs4 import BeautifulSoup
 
 from nst.errors import DownloadError, SettingsError
@@ -46,6 +51,8 @@ AUTO_ATTRIBUTES_LINK = ("href",)
 SRCSET_ATTRIBUTES = frozenset({"srcset", "data-srcset"})
 OG_IMAGE_PROPERTIES = ("og:image", "og:image:url", "og:image:secure_url")
 LICENSE_META_NAMES = frozenset({"license", "dc.rights", "dcterms.rights", "copyright", "rights"})
+DEADLINE_TIMEOUTS = 4  # the default http.deadline, in multiples of http.timeout
+CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,7 @@ class HttpSettings:
     max_pixels: int = 50_000_000
     max_wait: float = 60.0
     respect_robots: bool = True
+    deadline: float | None = None
 
     @classmethod
     def from_dict(cls, values: dict | None) -> HttpSettings:
@@ -79,6 +87,11 @@ class HttpSettings:
         return cls(**values)
 
     @property
+    def total_seconds(self) -> float:
+        """The most seconds one download may take: ``deadline``, else a few ``timeout``s."""
+        return self.deadline if self.deadline is not None else DEADLINE_TIMEOUTS * self.timeout
+
+    @property
     def agent(self) -> str:
         if self.user_agent:
             return self.user_agent
@@ -93,9 +106,12 @@ class HttpSettings:
 
 _INT_SETTINGS = {"retries": 0, "max_bytes": 1, "max_redirects": 0, "max_pixels": 1}
 _FLOAT_SETTINGS = {"timeout": 1e-9, "backoff": 0.0, "delay": 0.0, "max_wait": 0.0}
+_FLOAT_SETTINGS["deadline"] = 1e-9
 
 
 def _check_http_value(key: str, value):
+    if key == "deadline" and value is None:
+        return None
     if key in _INT_SETTINGS:
         if isinstance(value, bool) or not isinstance(value, int) or value < _INT_SETTINGS[key]:
             raise SettingsError(
@@ -169,12 +185,34 @@ def _origin(url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
+class _Deadline:
+    """The time left to one download; :meth:`extend` takes out a wait that does not count."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def extend(self, seconds: float) -> None:
+        self.end += seconds
+
+    def error(self, url: str, what: str) -> DownloadError:
+        return DownloadError(
+            f"{url} took longer than the http.deadline of {self.seconds:g} s ({what}); try again "
+            "later or raise http.deadline."
+        )
+
+
 def _describe(exc: Exception, timeout: float) -> str:
-    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower():
+    timeouts = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
+    if isinstance(exc, timeouts) or "timed out" in str(exc).lower():
         return f"no answer within the {timeout:g} s timeout"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError):
         return "the connection broke off in the middle of the answer"
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
+    decoding = (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError)
+    if isinstance(exc, decoding):
         return "the answer's compression is corrupt"
     text = str(exc)
     for marker in ("Name or service not known", "Connection refused", "Connection reset"):
@@ -214,7 +252,8 @@ class Fetcher:
         self.close()
 
     def get(self, url: str, *, accept: str = "*/*") -> Fetched:
-        """GET ``url``, following redirects; raise :class:`DownloadError` unless it answers 2xx."""
+        """GET ``url``, following redirects, within the deadline; raise :class:`DownloadError`
+        unless it answers 2xx."""
         answer, final_url = self._follow(url, accept, check_robots=self.settings.respect_robots)
         if answer.location is not None:
             raise DownloadError(
@@ -237,19 +276,22 @@ class Fetcher:
         )
 
     def _follow(self, url: str, accept: str, *, check_robots: bool) -> tuple[_Answer, str]:
+        deadline = _Deadline(self.settings.total_seconds)
         current = url
         answer = None
         for _ in range(self.settings.max_redirects + 1):
             check_scheme(current)
             if check_robots:
-                self._check_robots(current)
-            answer = self._request(current, accept)
+                started = time.monotonic()
+                self._check_robots(current)  # a download of its own, with its own deadline
+                deadline.extend(time.monotonic() - started)
+            answer = self._request(current, accept, deadline, url)
             if answer.location is None:
                 return answer, current
             current = urljoin(current, answer.location)
         return answer, current
 
-    def _wait_for_host(self, url: str) -> None:
+    def _wait_for_host(self, url: str, deadline: _Deadline) -> None:
         host = _origin(url)
         last = self._last_request.get(host)
         if last is None:
@@ -258,9 +300,12 @@ class Fetcher:
         remaining = last + delay - time.monotonic()
         if remaining > 0:
             self.sleep(remaining)
+            deadline.extend(remaining)
 
-    def _request(self, url: str, accept: str) -> _Answer:
-        """One GET with retries; redirects and non-retryable errors are returned, not raised."""
+    def _request(self, url: str, accept: str, deadline: _Deadline, asked: str) -> _Answer:
+        """One GET with retries; redirects and non-retryable errors are returned, not raised.
+
+        ``asked`` is the URL the download started from, named when the deadline ends it."""
         s = self.settings
         if not s.contact and not s.user_agent and not self._warned_contact:
             self._warned_contact = True
@@ -272,14 +317,16 @@ class Fetcher:
         problem = ""
         for attempt in range(attempts):
             wait = None
-            self._wait_for_host(url)
+            self._wait_for_host(url, deadline)
+            if deadline.left() <= 0:
+                raise deadline.error(asked, problem or "no answer yet")
             self.requests_made += 1
             try:
                 with self.session.get(
                     url,
                     headers={"Accept": accept},
                     stream=True,
-                    timeout=s.timeout,
+                    timeout=min(s.timeout, deadline.left()),
                     allow_redirects=False,
                 ) as response:
                     headers = {k.lower(): v for k, v in response.headers.items()}
@@ -294,10 +341,16 @@ class Fetcher:
                     elif status >= 300:
                         return _Answer(status, response.reason or "", headers)
                     else:
-                        body = self._read_body(response, url)
+                        body = self._read_body(response, url, deadline, asked)
                         return _Answer(status, response.reason or "", headers, body)
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            except (
+                requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout,
+                urllib3.exceptions.HTTPError,
+            ) as exc:
                 problem = _describe(exc, s.timeout)
+                if deadline.left() <= 0:
+                    raise deadline.error(asked, problem) from None
             except requests.exceptions.RequestException as exc:
                 raise DownloadError(
                     f"cannot request {url}: {exc}; check that the URL is well formed."
@@ -308,6 +361,8 @@ class Fetcher:
                 break
             pause = s.backoff * 2**attempt if wait is None else wait
             pause = min(pause, s.max_wait)
+            if pause >= deadline.left():
+                raise deadline.error(asked, f"{problem}, and no time left to retry")
             self.log(
                 f"dataset:   {problem} from {url}; retry {attempt + 1}/{s.retries} in {pause:.2f} s"
             )
@@ -318,7 +373,10 @@ class Fetcher:
             "try again later or raise http.retries / http.timeout."
         )
 
-    def _read_body(self, response: requests.Response, url: str) -> bytes:
+    def _read_body(
+        self, response: requests.Response, url: str, deadline: _Deadline, asked: str
+    ) -> bytes:
+        """The body, read as it arrives (never waiting for a full chunk) until the deadline."""
         limit = self.settings.max_bytes
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > limit:
@@ -326,9 +384,21 @@ class Fetcher:
                 f"{url} is {int(length)} bytes, more than http.max_bytes = {limit}; "
                 "raise the limit or choose a smaller image."
             )
+        raw = response.raw
+        read1 = getattr(raw, "read1", None)  # what has arrived; older urllib3 lacks it
         chunks = []
         total = 0
-        for chunk in response.iter_content(chunk_size=64 * 1024):
+        while True:
+            left = deadline.left()
+            if left <= 0:
+                raise deadline.error(asked, f"{total} bytes received")
+            _set_read_timeout(raw, min(self.settings.timeout, left))
+            if read1 is not None:
+                chunk = read1(CHUNK_BYTES, decode_content=True)
+            else:
+                chunk = raw.read(4096, decode_content=True)
+            if not chunk:
+                break
             total += len(chunk)
             if total > limit:
                 raise DownloadError(
@@ -374,6 +444,13 @@ class Fetcher:
             if delay:
                 self._crawl_delay[origin] = min(float(delay), self.settings.max_wait)
         return parser, ""
+
+
+def _set_read_timeout(raw: urllib3.response.HTTPResponse, seconds: float) -> None:
+    """Bound the next socket read of a streamed body (the connection is gone once it is read)."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(max(seconds, 1e-3))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ def test_schema_describes_every_key_nst_fetch_reads(server, tmp_path, style_file
     """The workflow's schema accepts the keys `nst fetch` reads, and `nst fetch` honours them."""
     dataset = {
         "sources": sources(server, style_file),
-        "http": FAST,
+        "http": {**FAST, "deadline": 5},
         "images_dir": str(tmp_path / "images"),
         "manifest": str(tmp_path / "list.tsv"),
         "cache_dir": str(tmp_path / "cache"),
