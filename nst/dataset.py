@@ -26,16 +26,16 @@ Outputs:
   breaks inside values are replaced by spaces; :func:`read_manifest` reads it back.
 
 The cache (``cache_dir``, default ``$NST_CACHE_DIR``, else ``$XDG_CACHE_HOME/nst/images``, else
-``~/.cache/nst/images``) holds ``objects/ab/<sha256>.<ext>`` (each distinct image once, however
-many URLs serve it), ``urls.json`` (URL -> sha256, final URL, time fetched) and ``pages.json``
-(page source -> the image links found). Cached images are re-hashed and re-decoded on every run
-but never re-requested; pages are re-scraped only with ``refresh=True``.
+``~/.cache/nst/images``; see :mod:`nst.image_cache`) holds the images by content hash, the URLs
+and page scrapes that led to them, and the URLs that failed. Cached images are re-hashed and
+re-decoded on every run but never re-requested; pages are re-scraped only with ``refresh=True``;
+a URL that failed is not requested again for ``retry_failed_hours`` (default 24), unless
+``retry_failed=True`` or the http settings changed. So a rerun with nothing new makes no request.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -50,8 +50,9 @@ from urllib.parse import unquote, urlsplit
 
 from PIL import Image, UnidentifiedImageError
 
-from nst.atomic import write_bytes, write_json, write_text
+from nst.atomic import write_bytes, write_text
 from nst.errors import DownloadError, ImageError, NSTError, SettingsError
+from nst.image_cache import RETRY_FAILED_HOURS, ImageCache, now, sha256
 from nst.images import MIN_SIDE
 from nst.scrape import (
     IMAGE_ACCEPT,
@@ -102,14 +103,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["NST_CACHE_DIR"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "nst" / "images"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _sentence(text: str) -> str:
@@ -355,57 +348,6 @@ def inspect_image(data: bytes, *, what: str, max_pixels: int, content_type: str 
 
 
 # ---------------------------------------------------------------------------------------------
-# Cache
-
-
-class ImageCache:
-    """Images stored once by content hash, indexed by the URLs that served them."""
-
-    def __init__(self, root: str | os.PathLike, *, log: Callable[[str], object] = print):
-        self.root = Path(root).expanduser()
-        self.log = log
-        self.urls = self._load("urls.json")
-        self.pages = self._load("pages.json")
-
-    def _load(self, name: str) -> dict:
-        path = self.root / name
-        if not path.exists():
-            return {}
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            self.log(f"dataset: ignoring unreadable cache index {path} ({exc}).")
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def blob_path(self, sha256: str, ext: str) -> Path:
-        return self.root / "objects" / sha256[:2] / f"{sha256}.{ext}"
-
-    def lookup(self, url: str) -> tuple[dict, bytes] | None:
-        """The index entry and bytes cached for ``url``, or None (missing or damaged blob)."""
-        entry = self.urls.get(url)
-        try:
-            data = self.blob_path(entry["sha256"], entry["ext"]).read_bytes()
-        except (TypeError, KeyError, OSError):
-            return None
-        return (entry, data) if _sha256(data) == entry["sha256"] else None
-
-    def store(self, url: str, data: bytes, ext: str, **meta) -> dict:
-        sha = _sha256(data)
-        blob = self.blob_path(sha, ext)
-        if not blob.is_file() or _sha256(blob.read_bytes()) != sha:
-            write_bytes(blob, data)
-        entry = {"sha256": sha, "ext": ext, "bytes": len(data), **meta}
-        self.urls[url] = entry
-        write_json(self.root / "urls.json", self.urls)
-        return entry
-
-    def store_page(self, key: str, value: dict) -> None:
-        self.pages[key] = value
-        write_json(self.root / "pages.json", self.pages)
-
-
-# ---------------------------------------------------------------------------------------------
 # Manifest
 
 
@@ -506,11 +448,15 @@ class _Run:
             sort_keys=True,
         )
         cached = self.cache.pages.get(key)
-        if cached and not self.refresh and isinstance(cached.get("images"), list):
+        if self._usable_scrape(cached):
             images = [PageImage(*item) for item in cached["images"]]
-            self.log(f"dataset:   {len(images)} image link(s) from the cached scrape of the page")
+            stopped = cached.get("stopped_at")
+            self.log(
+                f"dataset:   {len(images)} image link(s) from the cached scrape of the page"
+                + (f" (pagination stopped at {stopped}, a remembered failure)" if stopped else "")
+            )
         else:
-            images, complete = scrape_page(
+            images, stopped = scrape_page(
                 self.fetcher,
                 source.target,
                 selector=source.selector,
@@ -519,20 +465,20 @@ class _Run:
                 next_selector=source.next,
                 max_pages=source.max_pages,
             )
-            if not images:
-                raise DownloadError(
-                    f"page {source.target} has no image matching {source.selector or 'img'!r} "
-                    "and no og:image; check the selector and attribute."
-                )
-            if complete:
-                self.cache.store_page(
-                    key,
-                    {
-                        "images": [[i.url, i.page_url, i.license] for i in images],
-                        "fetched": _now(),
-                    },
-                )
+            self.cache.store_page(
+                key,
+                {
+                    "images": [[i.url, i.page_url, i.license] for i in images],
+                    "fetched": now(),
+                    "stopped_at": stopped,
+                },
+            )
             self.log(f"dataset:   {len(images)} image link(s) found on the page")
+        if not images:
+            raise DownloadError(
+                f"page {source.target} has no image matching {source.selector or 'img'!r} "
+                "and no og:image; check the selector and attribute (or rerun with --refresh)."
+            )
         prefix = f"{source.name}-" if source.name else ""
         return [
             Candidate(
@@ -544,6 +490,18 @@ class _Run:
             )
             for image in images
         ]
+
+    def _usable_scrape(self, cached) -> bool:
+        """A cached scrape serves unless refreshing, or its pagination stopped at a page whose
+        failure is no longer remembered (then the pages are read again)."""
+        if (
+            self.refresh
+            or not isinstance(cached, dict)
+            or not isinstance(cached.get("images"), list)
+        ):
+            return False
+        stopped = cached.get("stopped_at")
+        return not stopped or self.cache.recall(stopped) is not None
 
     def _path_candidates(self, source: Source) -> list[Candidate]:
         path = Path(source.target).expanduser()
@@ -609,19 +567,23 @@ class _Run:
                 data, info, entry.get("final_url", ""), entry.get("fetched", ""), "cached"
             )
         fetched = self.fetcher.get(location, accept=IMAGE_ACCEPT)
-        info = inspect_image(
-            fetched.content,
-            what=location,
-            max_pixels=max_pixels,
-            content_type=fetched.content_type,
-        )
+        try:
+            info = inspect_image(
+                fetched.content,
+                what=location,
+                max_pixels=max_pixels,
+                content_type=fetched.content_type,
+            )
+        except ImageError as exc:
+            self.cache.remember(location, str(exc))
+            raise
         entry = self.cache.store(
             location,
             fetched.content,
             info.ext,
             final_url=fetched.final_url,
             content_type=fetched.content_type,
-            fetched=_now(),
+            fetched=now(),
         )
         return _Obtained(fetched.content, info, fetched.final_url, entry["fetched"], "downloaded")
 
@@ -649,7 +611,7 @@ class _Run:
             and dest.resolve() == got.local_path.resolve()
         ):
             return "in place"
-        if dest.is_file() and _sha256(dest.read_bytes()) == _sha256(got.data):
+        if dest.is_file() and sha256(dest.read_bytes()) == sha256(got.data):
             return "unchanged"
         write_bytes(dest, got.data)
         return "written"
@@ -693,7 +655,7 @@ class _Run:
         )
         try:
             got = self.obtain(candidate.location, candidate.kind)
-            sha = _sha256(got.data)
+            sha = sha256(got.data)
             row.update(
                 final_url=got.final_url,
                 sha256=sha,
@@ -766,25 +728,34 @@ def fetch_dataset(
     strict: bool = False,
     log: Callable[[str], object] = print,
     refresh: bool = False,
+    retry_failed: bool = False,
+    retry_failed_hours: float = RETRY_FAILED_HOURS,
 ) -> list[dict]:
     """Fetch, verify, deduplicate and record the content and style images of ``sources``.
 
     Writes ``images_dir/{role}/{name}.{ext}`` and the manifest (see the module docstring) and
     returns its rows. A failed source is recorded and logged; :class:`DownloadError` is raised
     (after the manifest is written) only when a role ends up with no image, or when ``strict``
-    and anything failed.
+    and anything failed. A URL that failed in the last ``retry_failed_hours`` is not requested
+    again (its failure is reported again) unless ``retry_failed``.
     """
     plan = parse_sources(sources)
     settings = HttpSettings.from_dict(http)
     images_dir = Path(images_dir)
     manifest_path = Path(manifest_path)
-    cache = ImageCache(cache_dir if cache_dir is not None else default_cache_dir(), log=log)
+    cache = ImageCache(
+        cache_dir if cache_dir is not None else default_cache_dir(),
+        log=log,
+        retry_after_hours=retry_failed_hours,
+        retry_all=retry_failed,
+        settings=settings.fingerprint,
+    )
     try:
         previous = read_manifest(manifest_path) if manifest_path.exists() else []
     except NSTError:
         previous = []
     rows: list[dict] = []
-    with Fetcher(settings, log=log) as fetcher:
+    with Fetcher(settings, log=log, known_failures=cache) as fetcher:
         run = _Run(fetcher, cache, settings, images_dir, log, refresh)
         for role in ROLES:
             rows += run.fetch_role(role, plan[role])
@@ -836,6 +807,8 @@ def run_fetch_command(args: argparse.Namespace) -> int:
         http=config.http,
         strict=args.strict if args.strict is not None else config.strict,
         refresh=args.refresh,
+        retry_failed=args.retry_failed,
+        retry_failed_hours=config.retry_failed_hours,
     )
     return 0
 
@@ -849,7 +822,8 @@ def add_cli(subparsers) -> None:
             "Fetch the images listed in the 'sources' section of CONFIG (politely: robots.txt, "
             "per-host delay, retries), verify and deduplicate them, and write "
             "IMAGES_DIR/{content,style}/NAME.EXT plus a tab-separated manifest. Cached images "
-            "are never downloaded again."
+            "are never downloaded again, and URLs that failed are not requested again for "
+            "retry_failed_hours (default 24) unless --retry-failed."
         ),
     )
     parser.add_argument("config", help="YAML or JSON file with 'sources' (and optional 'http')")
@@ -870,5 +844,11 @@ def add_cli(subparsers) -> None:
     )
     parser.add_argument(
         "--refresh", action="store_true", help="scrape pages again instead of using cached links"
+    )
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="request again the URLs that failed before (otherwise not requested again for "
+        "retry_failed_hours, default 24)",
     )
     parser.set_defaults(func=run_fetch_command)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nst.config_schema import key_path, validate_section
 from nst.errors import SettingsError
+from nst.image_cache import RETRY_FAILED_HOURS
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class DatasetConfig:
     cache_dir: str | None = None
     images_dir: str | None = None
     manifest: str | None = None
+    retry_failed_hours: float = RETRY_FAILED_HOURS
 
     def outputs(self, images_dir: str, manifest: str) -> tuple[Path, Path]:
         """Images folder and manifest: the config's, else these defaults (a manifest next to
@@ -52,6 +54,7 @@ def check_dataset(values, key: str = "dataset") -> DatasetConfig:
         cache_dir=values.get("cache_dir"),
         images_dir=values.get("images_dir"),
         manifest=values.get("manifest"),
+        retry_failed_hours=values.get("retry_failed_hours", RETRY_FAILED_HOURS),
     )
 
 

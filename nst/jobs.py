@@ -63,6 +63,7 @@ def fetch_job(dataset: dict, images_dir, manifest, cache_dir=None) -> None:
         cache_dir=cache_dir or config.cache_dir,
         http=config.http,
         strict=config.strict,
+        retry_failed_hours=config.retry_failed_hours,
     )
 
 

@@ -16,7 +16,9 @@ One :class:`Fetcher` per run owns a ``requests`` session and the politeness stat
   politeness delay before a request does not;
 - redirects followed by hand, so that every hop is checked for its scheme (http/https only) and
   against robots.txt, up to ``max_redirects``;
-- a byte limit enforced both on ``Content-Length`` and while streaming the body.
+- a byte limit enforced both on ``Content-Length`` and while streaming the body;
+- optionally a memory of failed URLs (``known_failures``, see :class:`FailureMemory`): a URL it
+  recalls is reported as failed without a request, and every failure is remembered.
 
 :func:`scrape_page` turns a gallery page (and optionally the pages after it) into image URLs.
 """
@@ -24,11 +26,14 @@ One :class:`Fetcher` per run owns a ``requests`` session and the politeness stat
 from __future__ import annotations
 
 import email.utils
+import hashlib
+import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -87,6 +92,12 @@ class HttpSettings:
         return cls(**values)
 
     @property
+    def fingerprint(self) -> str:
+        """A short digest of every setting, to tell whether a remembered failure still holds."""
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
     def total_seconds(self) -> float:
         """The most seconds one download may take: ``deadline``, else a few ``timeout``s."""
         return self.deadline if self.deadline is not None else DEADLINE_TIMEOUTS * self.timeout
@@ -129,6 +140,15 @@ def _check_http_value(key: str, value):
     elif value is not None and not isinstance(value, str):
         raise SettingsError(f"http.{key} = {value!r} must be a string.")
     return value
+
+
+class FailureMemory(Protocol):
+    def recall(self, url: str) -> str | None:
+        """Why ``url`` failed, if it is not to be requested now."""
+
+    def remember(self, url: str, note: str) -> None: ...
+
+    def forget(self, url: str) -> None: ...
 
 
 @dataclass
@@ -230,10 +250,12 @@ class Fetcher:
         *,
         log: Callable[[str], object] = print,
         sleep: Callable[[float], object] = time.sleep,
+        known_failures: FailureMemory | None = None,
     ):
         self.settings = settings or HttpSettings()
         self.log = log
         self.sleep = sleep
+        self.known_failures = known_failures
         self.session = requests.Session()
         self.session.headers["User-Agent"] = self.settings.agent
         self.requests_made = 0
@@ -253,7 +275,22 @@ class Fetcher:
 
     def get(self, url: str, *, accept: str = "*/*") -> Fetched:
         """GET ``url``, following redirects, within the deadline; raise :class:`DownloadError`
-        unless it answers 2xx."""
+        unless it answers 2xx (or when ``known_failures`` recalls that it failed)."""
+        memory = self.known_failures
+        if memory is None:
+            return self._get(url, accept)
+        note = memory.recall(url)
+        if note is not None:
+            raise DownloadError(note)
+        try:
+            fetched = self._get(url, accept)
+        except DownloadError as exc:
+            memory.remember(url, str(exc))
+            raise
+        memory.forget(url)
+        return fetched
+
+    def _get(self, url: str, accept: str) -> Fetched:
         answer, final_url = self._follow(url, accept, check_robots=self.settings.respect_robots)
         if answer.location is not None:
             raise DownloadError(
@@ -620,11 +657,12 @@ def scrape_page(
     limit: int | None = None,
     next_selector: str | None = None,
     max_pages: int | None = None,
-) -> tuple[list[PageImage], bool]:
+) -> tuple[list[PageImage], str | None]:
     """Image links of a gallery page and, with ``next_selector``, of up to ``max_pages`` pages.
 
-    Returns the links and whether every page could be read: a failing first page raises
-    :class:`DownloadError`, a failing later page ends the pagination with what was found so far.
+    Returns the links and the later page that could not be read, if any: a failing first page
+    raises :class:`DownloadError`, a failing later page ends the pagination with what was found
+    so far.
     """
     if max_pages is None:
         max_pages = 10 if next_selector else 1
@@ -639,7 +677,7 @@ def scrape_page(
             if page == url:
                 raise
             fetcher.log(f"dataset:   pagination stopped: {exc}")
-            return images, False
+            return images, page
         content_type = fetched.content_type.split(";")[0].strip().lower()
         if content_type.startswith("image/"):
             raise DownloadError(
@@ -657,5 +695,5 @@ def scrape_page(
         known = {image.url for image in images}
         images.extend(image for image in found if image.url not in known)
         if limit is not None and len(images) >= limit:
-            return images[:limit], True
-    return images, True
+            return images[:limit], None
+    return images, None

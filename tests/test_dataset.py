@@ -109,15 +109,33 @@ def test_page_limit_stops_pagination(server, run, style_file):
     assert server.counts["/gallery/img/c-large.png"] == 0
 
 
-def test_failing_later_page_keeps_earlier_images_and_is_not_cached(server, run, style_file):
+def test_failing_later_page_keeps_earlier_images_and_is_remembered(server, run, style_file):
     page = serve_gallery(server)
     del server.routes["/gallery/page2.html"]
     spec = {"page": page, "selector": ".gallery img", "next": "a.next"}
     rows = run({"content": [spec], "style": [style_file]})
     assert [r["name"] for r in rows if r["role"] == "content"] == ["a", "b", "c-large"]
     assert any("pagination stopped" in line and "HTTP 404" in line for line in run.lines)
-    run({"content": [spec], "style": [style_file]})
-    assert server.counts["/gallery/index.html"] == 2
+    # The failed page is remembered, so the partial scrape serves the rerun: no request.
+    assert [r["name"] for r in run({"content": [spec], "style": [style_file]})][:3] == [
+        "a",
+        "b",
+        "c-large",
+    ]
+    assert any(
+        line.endswith(
+            "(pagination stopped at "
+            + server.url("/gallery/page2.html")
+            + ", a remembered failure)"
+        )
+        for line in run.lines
+    )
+    assert server.counts["/gallery/index.html"] == server.counts["/gallery/page2.html"] == 1
+    # Retrying the failures reads the pages again (and the images come from the cache).
+    server.html("/gallery/page2.html", PAGE2)
+    rows = run({"content": [spec], "style": [style_file]}, retry_failed=True)
+    assert [r["name"] for r in rows if r["role"] == "content"] == ["a", "b", "c-large", "d", "e"]
+    assert server.counts["/gallery/index.html"] == server.counts["/gallery/page2.html"] == 2
     assert server.counts["/gallery/img/a.png"] == 1
 
 

@@ -121,6 +121,7 @@ def test_schema_describes_every_key_nst_fetch_reads(server, tmp_path, style_file
         "manifest": str(tmp_path / "list.tsv"),
         "cache_dir": str(tmp_path / "cache"),
         "strict": False,
+        "retry_failed_hours": 1.5,
     }
     assert config_schema.load_schema() == yaml.safe_load(SCHEMA.read_text())  # one schema
     schema = yaml.safe_load(SCHEMA.read_text())
