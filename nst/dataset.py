@@ -578,7 +578,7 @@ class _Run:
             self.cache.remember(location, str(exc))
             raise
         entry = self.cache.store(
-            location,
+            list(dict.fromkeys([location, fetched.final_url])),
             fetched.content,
             info.ext,
             final_url=fetched.final_url,

@@ -82,13 +82,15 @@ class ImageCache:
             return None
         return (entry, data) if sha256(data) == entry["sha256"] else None
 
-    def store(self, url: str, data: bytes, ext: str, **meta) -> dict:
+    def store(self, urls: list[str], data: bytes, ext: str, **meta) -> dict:
+        """Store ``data`` once, indexed under each of ``urls`` (asked for, and after redirects)."""
         sha = sha256(data)
         blob = self.blob_path(sha, ext)
         if not blob.is_file() or sha256(blob.read_bytes()) != sha:
             write_bytes(blob, data)
         entry = {"sha256": sha, "ext": ext, "bytes": len(data), **meta}
-        self.urls[url] = entry
+        for url in urls:
+            self.urls[url] = entry
         write_json(self.root / "urls.json", self.urls)
         return entry
 

@@ -262,6 +262,7 @@ class Fetcher:
         self._last_request: dict[str, float] = {}
         self._crawl_delay: dict[str, float] = {}
         self._robots: dict[str, tuple[RobotFileParser, str]] = {}
+        self._pages: dict[str, Fetched | DownloadError] = {}
         self._warned_contact = False
 
     def close(self) -> None:
@@ -289,6 +290,18 @@ class Fetcher:
             raise
         memory.forget(url)
         return fetched
+
+    def get_once(self, url: str, *, accept: str = HTML_ACCEPT) -> Fetched:
+        """:meth:`get`, but each URL once per fetcher (one run): a page several sources list."""
+        if url not in self._pages:
+            try:
+                self._pages[url] = self.get(url, accept=accept)
+            except DownloadError as exc:
+                self._pages[url] = exc
+        answer = self._pages[url]
+        if isinstance(answer, DownloadError):
+            raise DownloadError(str(answer))
+        return answer
 
     def _get(self, url: str, accept: str) -> Fetched:
         answer, final_url = self._follow(url, accept, check_robots=self.settings.respect_robots)
@@ -672,7 +685,7 @@ def scrape_page(
     while page and page not in seen_pages and len(seen_pages) < max_pages:
         seen_pages.add(page)
         try:
-            fetched = fetcher.get(page, accept=HTML_ACCEPT)
+            fetched = fetcher.get_once(page, accept=HTML_ACCEPT)
         except DownloadError as exc:
             if page == url:
                 raise

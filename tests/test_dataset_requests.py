@@ -171,3 +171,37 @@ def test_fetch_command_retry_failed(server, tmp_path, style_file, capsys):
     assert server.counts["/later.png"] == 2
     rows = read_manifest(tmp_path / "out" / "manifest.tsv")
     assert [r["file"] for r in rows][0] == "content/later.png"
+
+
+# ------------------------------------------------------------------------------------------------
+# One request per page and per image
+
+
+def test_a_page_listed_by_several_sources_is_fetched_once_per_run(server, run):
+    for i, name in enumerate("abc"):
+        server.image(f"/g/{name}.png", png_bytes(60 + i))
+    page = server.html("/g/index.html", '<img src="a.png"><img src="b.png"><img class=x src=c.png>')
+    sources = {
+        "content": [{"page": page, "limit": 1, "name": "one"}, {"page": page, "selector": ".x"}],
+        "style": [{"page": page, "limit": 2}],
+    }
+    rows = run(sources)
+    assert [(r["role"], r["name"]) for r in rows] == [
+        ("content", "one-a"),
+        ("content", "c"),
+        ("style", "a"),
+        ("style", "b"),
+    ]
+    assert server.counts["/g/index.html"] == 1
+    assert server.counts["/g/a.png"] == server.counts["/g/b.png"] == server.counts["/g/c.png"] == 1
+
+
+def test_an_image_reached_through_a_redirect_is_cached_under_both_urls(server, run, style_file):
+    final = server.image("/files/real.png", png_bytes(63))
+    short = server.redirect("/short", "/files/real.png")
+    rows = run({"content": [short, style_file], "style": [final]})
+    assert by_source(rows)[short]["final_url"] == final
+    assert by_source(rows)[final]["sha256"] == by_source(rows)[short]["sha256"]
+    assert server.counts["/short"] == server.counts["/files/real.png"] == 1
+    urls = json.loads((run.cache / "urls.json").read_text())
+    assert urls[short]["sha256"] == urls[final]["sha256"] and urls[final]["final_url"] == final
