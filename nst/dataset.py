@@ -9,7 +9,9 @@ Sources, per role (``content``, ``style``), each a mapping with exactly one of:
 - ``page``: an HTML page scraped for image links (keys: ``name`` used as a prefix, ``selector``
   (CSS, default ``img``), ``attribute`` (default: the largest ``srcset`` candidate, then
   ``data-src`` and friends, then ``src``; ``href`` for links), ``limit``, ``next`` (CSS selector
-  of the link to the next page), ``max_pages`` (default 1, or 10 with ``next``), ``license``);
+  of the link to the next page), ``max_pages`` (default 1, or 10 with ``next``), ``license``,
+  ``license_selector`` (CSS selector of the element stating the licence; by default the licence
+  is taken from ``rel=license`` links, Wikimedia Commons templates and rights meta tags));
 - ``path``: a local image file (keys: ``name``, ``license``, ``mask``) or a directory of them
   (keys: ``name`` used as a prefix, ``license``, ``limit``).
 
@@ -67,7 +69,10 @@ ROLES = ("content", "style")
 KINDS = ("url", "page", "path")
 SPEC_KEYS = {
     "url": {"url", "name", "license", "mask"},
-    "page": {"page", "name", "selector", "attribute", "limit", "next", "max_pages", "license"},
+    "page": {
+        *("page", "name", "selector", "attribute", "limit", "next", "max_pages"),
+        *("license", "license_selector"),
+    },
     "path": {"path", "name", "license", "mask", "limit"},
 }
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"})
@@ -158,6 +163,7 @@ class Source:
     limit: int | None = None
     next: str | None = None
     max_pages: int | None = None
+    license_selector: str | None = None
 
     @property
     def label(self) -> str:
@@ -234,7 +240,16 @@ def _parse_spec(key: str, role: str, index: int, spec) -> Source:
             f"valid keys are {', '.join(sorted(SPEC_KEYS[kind]))}."
         )
     values = {}
-    for key in ("name", "license", "mask", "selector", "attribute", "next", kind):
+    for key in (
+        "name",
+        "license",
+        "mask",
+        "selector",
+        "attribute",
+        "next",
+        "license_selector",
+        kind,
+    ):
         value = spec.get(key)
         if value is None:
             continue
@@ -263,7 +278,7 @@ def _parse_spec(key: str, role: str, index: int, spec) -> Source:
             f"{where}.name {name!r} is not a safe file name; use up to 80 letters, digits, "
             "'.', '_' or '-', starting with a letter or digit."
         )
-    for key in ("selector", "next"):
+    for key in ("selector", "next", "license_selector"):
         if key in values:
             check_selector(values[key], f"{where}.{key}")
     if "attribute" in values and not re.fullmatch(r"[A-Za-z_:][\w:.-]*", values["attribute"]):
@@ -281,6 +296,7 @@ def _parse_spec(key: str, role: str, index: int, spec) -> Source:
         limit=values.get("limit"),
         next=values.get("next"),
         max_pages=values.get("max_pages"),
+        license_selector=values.get("license_selector"),
     )
 
 
@@ -444,6 +460,7 @@ class _Run:
                 "limit": source.limit,
                 "next": source.next,
                 "max_pages": source.max_pages,
+                **({"license": source.license_selector} if source.license_selector else {}),
             },
             sort_keys=True,
         )
@@ -464,6 +481,7 @@ class _Run:
                 limit=source.limit,
                 next_selector=source.next,
                 max_pages=source.max_pages,
+                license_selector=source.license_selector,
             )
             self.cache.store_page(
                 key,

@@ -594,14 +594,20 @@ def _http_url(base: str, link: str | None) -> str | None:
     return url if urlsplit(url).scheme in ("http", "https") else None
 
 
-def page_license(soup: BeautifulSoup) -> str:
-    """Licence or rights text a page states (Wikimedia Commons templates, rel=license, meta)."""
+def page_license(soup: BeautifulSoup, selector: str | None = None) -> str:
+    """Licence or rights text a page states: the text of the elements ``selector`` finds, else
+    Wikimedia Commons templates, ``rel=license`` links and rights meta tags."""
     found: list[str] = []
 
     def add(text: str | None) -> None:
         text = " ".join((text or "").split())
         if text and text not in found:
             found.append(text)
+
+    for element in soup.select(selector) if selector else ():
+        add(element.get_text(" "))
+    if found:
+        return "; ".join(found)[:500]
 
     for element in soup.select(".licensetpl_short"):
         add(element.get_text())
@@ -628,12 +634,13 @@ def parse_page(
     attribute: str | None = None,
     next_selector: str | None = None,
     encoding: str | None = None,
+    license_selector: str | None = None,
 ) -> tuple[list[PageImage], str | None]:
     """Image links on one page (``og:image`` when the selector finds none) and the next page."""
     soup = BeautifulSoup(html, "html.parser", from_encoding=encoding)
     base_tag = soup.find("base", href=True)
     base = urljoin(page_url, base_tag["href"]) if base_tag else page_url
-    license_text = page_license(soup)
+    license_text = page_license(soup, license_selector)
     urls: list[str] = []
     for element in soup.select(selector or "img"):
         url = _http_url(base, _attribute_value(element, attribute))
@@ -670,6 +677,7 @@ def scrape_page(
     limit: int | None = None,
     next_selector: str | None = None,
     max_pages: int | None = None,
+    license_selector: str | None = None,
 ) -> tuple[list[PageImage], str | None]:
     """Image links of a gallery page and, with ``next_selector``, of up to ``max_pages`` pages.
 
@@ -704,6 +712,7 @@ def scrape_page(
             attribute=attribute,
             next_selector=next_selector,
             encoding=_charset(fetched.content_type),
+            license_selector=license_selector,
         )
         known = {image.url for image in images}
         images.extend(image for image in found if image.url not in known)

@@ -185,6 +185,36 @@ def test_page_without_images_fails_that_source_only(server, run, style_file):
     assert ok["status"] == "ok"
 
 
+def test_page_license_by_selector_and_rel_license_is_recorded(server, run, style_file):
+    for i, name in enumerate("abc"):
+        server.image(f"/lic/{name}.png", png_bytes(70 + i))
+    stated = '<img src="{}.png"><p class="license">CC BY 4.0,\n Jane Doe</p>'
+    linked = '<a rel="license" href="https://creativecommons.org/licenses/by-sa/4.0/">CC BY-SA</a>'
+    server.html("/lic/stated.html", stated.format("a"))
+    server.html("/lic/linked.html", '<img src="b.png"><footer>' + linked + "</footer>")
+    server.html("/lic/both.html", stated.format("c") + linked)
+    run(
+        {
+            "content": [
+                {"page": server.url("/lic/stated.html"), "license_selector": "p.license"},
+                {"page": server.url("/lic/linked.html"), "license_selector": "p.license"},
+                {"page": server.url("/lic/both.html"), "license": "own words"},
+            ],
+            "style": [style_file],
+        }
+    )
+    assert [r["license"] for r in read_manifest(run.manifest)] == [
+        "CC BY 4.0, Jane Doe",
+        "CC BY-SA <https://creativecommons.org/licenses/by-sa/4.0/>",  # the selector found none
+        "own words",  # the config's licence wins
+        "",
+    ]
+    with pytest.raises(SettingsError, match=r"content\[0\]\.license_selector 'p\[' is not"):
+        parse_sources(
+            {"content": [{"page": "http://x/", "license_selector": "p["}], "style": ["b"]}
+        )
+
+
 def test_parse_page_resolves_base_href_and_wikimedia_license():
     html = b"""<html><head><base href="https://upload.example.org/files/"></head><body>
     <img srcset="thumb/a.jpg 1x, full/a.jpg 2x">
