@@ -54,16 +54,10 @@ from PIL import Image, UnidentifiedImageError
 
 from nst.atomic import write_bytes, write_text
 from nst.errors import DownloadError, ImageError, NSTError, SettingsError
+from nst.fetcher import IMAGE_ACCEPT, Fetcher, HttpSettings
 from nst.image_cache import RETRY_FAILED_HOURS, ImageCache, now, sha256
 from nst.images import MIN_SIDE
-from nst.scrape import (
-    IMAGE_ACCEPT,
-    Fetcher,
-    HttpSettings,
-    PageImage,
-    check_selector,
-    scrape_page,
-)
+from nst.scrape import PageImage, check_selector, scrape_page
 
 ROLES = ("content", "style")
 KINDS = ("url", "page", "path")

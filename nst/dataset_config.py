@@ -42,7 +42,7 @@ class DatasetConfig:
 def check_dataset(values, key: str = "dataset") -> DatasetConfig:
     """Check a dataset section written under ``key`` ("" for a file holding only the section)."""
     from nst.dataset import parse_sources
-    from nst.scrape import HttpSettings
+    from nst.fetcher import HttpSettings
 
     validate_section(values, "dataset", key)
     parse_sources(values["sources"], key=key_path(key, ["sources"]))

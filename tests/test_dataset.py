@@ -26,14 +26,9 @@ from nst.dataset import (
     safe_name,
 )
 from nst.errors import DownloadError, ImageError, SettingsError
+from nst.fetcher import Fetcher, HttpSettings, retry_after_seconds
 from nst.preprocess import prepare_image
-from nst.scrape import (
-    Fetcher,
-    HttpSettings,
-    largest_srcset_candidate,
-    parse_page,
-    retry_after_seconds,
-)
+from nst.scrape import largest_srcset_candidate, parse_page
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "resources" / "images"
