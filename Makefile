@@ -7,7 +7,7 @@ CORES ?= all
 # TensorFlow's C++ start-up chatter hides the progress lines that matter.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv run test lint format dry-run bench clean
+.PHONY: venv run test lint slurm format dry-run bench clean
 
 venv: $(STAMP)
 
@@ -33,7 +33,17 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/snakefmt Snakefile workflow/rules
 
-test: lint
+# The SLURM tests start a real single-node cluster: install it (apt, with sudo when not root) if
+# its binaries are missing; the installer says in one line what it installs and why, or that
+# nothing is missing. NST_SLURM_TESTS=skip skips both the installation and those tests.
+slurm:
+ifeq ($(NST_SLURM_TESTS),skip)
+	@echo "make: SLURM not checked or installed: NST_SLURM_TESTS=skip skips the SLURM tests"
+else
+	@bash tests/install_slurm.sh
+endif
+
+test: lint slurm
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -2,12 +2,17 @@
 # The DAG only; the work is done by the nst library (see workflow/scripts and nst/jobs.py).
 from snakemake.utils import min_version, validate
 
+from nst.dataset_config import check_dataset
+
 min_version("9.0")
 
 
 configfile: "config/config.yaml"
 
 
+# The dataset section by the library's check (as `nst fetch` reads it: one sentence naming the
+# key, every URL checked), then the whole config by the same schema, which fills in defaults.
+DATASET = check_dataset(config.get("dataset"))
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

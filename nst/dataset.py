@@ -9,7 +9,9 @@ Sources, per role (``content``, ``style``), each a mapping with exactly one of:
 - ``page``: an HTML page scraped for image links (keys: ``name`` used as a prefix, ``selector``
   (CSS, default ``img``), ``attribute`` (default: the largest ``srcset`` candidate, then
   ``data-src`` and friends, then ``src``; ``href`` for links), ``limit``, ``next`` (CSS selector
-  of the link to the next page), ``max_pages`` (default 1, or 10 with ``next``), ``license``);
+  of the link to the next page), ``max_pages`` (default 1, or 10 with ``next``), ``license``,
+  ``license_selector`` (CSS selector of the element stating the licence; by default the licence
+  is taken from ``rel=license`` links, Wikimedia Commons templates and rights meta tags));
 - ``path``: a local image file (keys: ``name``, ``license``, ``mask``) or a directory of them
   (keys: ``name`` used as a prefix, ``license``, ``limit``).
 
@@ -26,16 +28,16 @@ Outputs:
   breaks inside values are replaced by spaces; :func:`read_manifest` reads it back.
 
 The cache (``cache_dir``, default ``$NST_CACHE_DIR``, else ``$XDG_CACHE_HOME/nst/images``, else
-``~/.cache/nst/images``) holds ``objects/ab/<sha256>.<ext>`` (each distinct image once, however
-many URLs serve it), ``urls.json`` (URL -> sha256, final URL, time fetched) and ``pages.json``
-(page source -> the image links found). Cached images are re-hashed and re-decoded on every run
-but never re-requested; pages are re-scraped only with ``refresh=True``.
+``~/.cache/nst/images``; see :mod:`nst.image_cache`) holds the images by content hash, the URLs
+and page scrapes that led to them, and the URLs that failed. Cached images are re-hashed and
+re-decoded on every run but never re-requested; pages are re-scraped only with ``refresh=True``;
+a URL that failed is not requested again for ``retry_failed_hours`` (default 24), unless
+``retry_failed=True`` or the http settings changed. So a rerun with nothing new makes no request.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -50,23 +52,21 @@ from urllib.parse import unquote, urlsplit
 
 from PIL import Image, UnidentifiedImageError
 
-from nst.atomic import write_bytes, write_json, write_text
+from nst.atomic import write_bytes, write_text
 from nst.errors import DownloadError, ImageError, NSTError, SettingsError
+from nst.fetcher import IMAGE_ACCEPT, Fetcher, HttpSettings
+from nst.image_cache import RETRY_FAILED_HOURS, ImageCache, now, sha256
 from nst.images import MIN_SIDE
-from nst.scrape import (
-    IMAGE_ACCEPT,
-    Fetcher,
-    HttpSettings,
-    PageImage,
-    check_selector,
-    scrape_page,
-)
+from nst.scrape import PageImage, check_selector, scrape_page
 
 ROLES = ("content", "style")
 KINDS = ("url", "page", "path")
 SPEC_KEYS = {
     "url": {"url", "name", "license", "mask"},
-    "page": {"page", "name", "selector", "attribute", "limit", "next", "max_pages", "license"},
+    "page": {
+        *("page", "name", "selector", "attribute", "limit", "next", "max_pages"),
+        *("license", "license_selector"),
+    },
     "path": {"path", "name", "license", "mask", "limit"},
 }
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"})
@@ -93,6 +93,7 @@ MANIFEST_COLUMNS = (
 )
 INT_COLUMNS = frozenset({"bytes", "width", "height"})
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+URL_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 MASKS_DIR = "masks"
 
 
@@ -101,14 +102,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["NST_CACHE_DIR"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "nst" / "images"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _sentence(text: str) -> str:
@@ -164,37 +157,37 @@ class Source:
     limit: int | None = None
     next: str | None = None
     max_pages: int | None = None
+    license_selector: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.role} source {self.index}"
 
 
-def parse_sources(sources: dict) -> dict[str, list[Source]]:
-    """Validate the ``sources`` mapping; raise :class:`SettingsError` naming the bad entry."""
+def parse_sources(sources: dict, key: str = "sources") -> dict[str, list[Source]]:
+    """Validate the ``sources`` mapping, written under ``key`` in the config; raise
+    :class:`SettingsError` naming the bad entry. Every URL is checked here, before any request."""
     if not isinstance(sources, dict):
-        raise SettingsError("sources must be a mapping with a 'content' and a 'style' list.")
+        raise SettingsError(f"{key} must be a mapping with a 'content' and a 'style' list.")
     unknown = sorted(set(sources) - set(ROLES))
     if unknown:
         raise SettingsError(
-            f"unknown source role(s) {', '.join(map(str, unknown))}; "
+            f"unknown source role(s) {', '.join(map(str, unknown))} in {key}; "
             "the roles are 'content' and 'style'."
         )
     plan: dict[str, list[Source]] = {}
     for role in ROLES:
         specs = sources.get(role)
         if not isinstance(specs, list) or not specs:
-            raise SettingsError(
-                f"sources.{role} must be a non-empty list of url/page/path entries."
-            )
-        plan[role] = [_parse_spec(role, i, spec) for i, spec in enumerate(specs, 1)]
+            raise SettingsError(f"{key}.{role} must be a non-empty list of url/page/path entries.")
+        plan[role] = [_parse_spec(key, role, i, spec) for i, spec in enumerate(specs, 1)]
         seen: set[str] = set()
         for source in plan[role]:
             if _single_image(source):
                 key = source.name.lower()
                 if key in seen:
                     raise SettingsError(
-                        f"name {source.name!r} is used twice in sources.{role}; "
+                        f"name {source.name!r} is used twice in {key}.{role}; "
                         "give every image of a role its own name."
                     )
                 seen.add(key)
@@ -208,9 +201,25 @@ def _single_image(source: Source) -> bool:
     return source.kind == "url" or not Path(source.target).expanduser().is_dir()
 
 
-def _parse_spec(role: str, index: int, spec) -> Source:
-    where = f"sources.{role}[{index - 1}]"
+def check_url(value: str, where: str) -> None:
+    """Raise :class:`SettingsError` unless ``value`` is a well-formed http(s) URL."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a malformed port)
+    except ValueError:
+        raise SettingsError(f"{where} = {value!r} is not a valid URL; fix it.") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            f"{where} = {value!r} is not an http(s) URL; write the whole address, starting "
+            "with http:// or https://."
+        )
+
+
+def _parse_spec(key: str, role: str, index: int, spec) -> Source:
+    where = f"{key}.{role}[{index - 1}]"
     if isinstance(spec, str):
+        if URL_SCHEME_RE.match(spec):
+            check_url(spec, where)
         spec = {"url" if spec.lower().startswith(("http://", "https://")) else "path": spec}
     if not isinstance(spec, dict):
         raise SettingsError(f"{where} must be a mapping with one of url, page or path.")
@@ -225,7 +234,16 @@ def _parse_spec(role: str, index: int, spec) -> Source:
             f"valid keys are {', '.join(sorted(SPEC_KEYS[kind]))}."
         )
     values = {}
-    for key in ("name", "license", "mask", "selector", "attribute", "next", kind):
+    for key in (
+        "name",
+        "license",
+        "mask",
+        "selector",
+        "attribute",
+        "next",
+        "license_selector",
+        kind,
+    ):
         value = spec.get(key)
         if value is None:
             continue
@@ -239,13 +257,22 @@ def _parse_spec(role: str, index: int, spec) -> Source:
         ):
             raise SettingsError(f"{where}.{key} = {value!r} must be a whole number of at least 1.")
         values[key] = value
+    if kind in ("url", "page"):
+        check_url(values[kind], f"{where}.{kind}")
+    if "path" in values and URL_SCHEME_RE.match(values["path"]):
+        raise SettingsError(
+            f"{where}.path = {values['path']!r} is a URL, not a local file; list an http(s) "
+            "image as url: instead."
+        )
+    if "mask" in values and URL_SCHEME_RE.match(values["mask"]):
+        check_url(values["mask"], f"{where}.mask")
     name = values.get("name")
     if name is not None and not NAME_RE.fullmatch(name):
         raise SettingsError(
             f"{where}.name {name!r} is not a safe file name; use up to 80 letters, digits, "
             "'.', '_' or '-', starting with a letter or digit."
         )
-    for key in ("selector", "next"):
+    for key in ("selector", "next", "license_selector"):
         if key in values:
             check_selector(values[key], f"{where}.{key}")
     if "attribute" in values and not re.fullmatch(r"[A-Za-z_:][\w:.-]*", values["attribute"]):
@@ -263,6 +290,7 @@ def _parse_spec(role: str, index: int, spec) -> Source:
         limit=values.get("limit"),
         next=values.get("next"),
         max_pages=values.get("max_pages"),
+        license_selector=values.get("license_selector"),
     )
 
 
@@ -327,57 +355,6 @@ def inspect_image(data: bytes, *, what: str, max_pixels: int, content_type: str 
             "so choose a larger one."
         )
     return ImageInfo(fmt, FORMAT_EXT.get(fmt, fmt.lower() or "img"), width, height)
-
-
-# ---------------------------------------------------------------------------------------------
-# Cache
-
-
-class ImageCache:
-    """Images stored once by content hash, indexed by the URLs that served them."""
-
-    def __init__(self, root: str | os.PathLike, *, log: Callable[[str], object] = print):
-        self.root = Path(root).expanduser()
-        self.log = log
-        self.urls = self._load("urls.json")
-        self.pages = self._load("pages.json")
-
-    def _load(self, name: str) -> dict:
-        path = self.root / name
-        if not path.exists():
-            return {}
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            self.log(f"dataset: ignoring unreadable cache index {path} ({exc}).")
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def blob_path(self, sha256: str, ext: str) -> Path:
-        return self.root / "objects" / sha256[:2] / f"{sha256}.{ext}"
-
-    def lookup(self, url: str) -> tuple[dict, bytes] | None:
-        """The index entry and bytes cached for ``url``, or None (missing or damaged blob)."""
-        entry = self.urls.get(url)
-        try:
-            data = self.blob_path(entry["sha256"], entry["ext"]).read_bytes()
-        except (TypeError, KeyError, OSError):
-            return None
-        return (entry, data) if _sha256(data) == entry["sha256"] else None
-
-    def store(self, url: str, data: bytes, ext: str, **meta) -> dict:
-        sha = _sha256(data)
-        blob = self.blob_path(sha, ext)
-        if not blob.is_file() or _sha256(blob.read_bytes()) != sha:
-            write_bytes(blob, data)
-        entry = {"sha256": sha, "ext": ext, "bytes": len(data), **meta}
-        self.urls[url] = entry
-        write_json(self.root / "urls.json", self.urls)
-        return entry
-
-    def store_page(self, key: str, value: dict) -> None:
-        self.pages[key] = value
-        write_json(self.root / "pages.json", self.pages)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,15 +454,20 @@ class _Run:
                 "limit": source.limit,
                 "next": source.next,
                 "max_pages": source.max_pages,
+                **({"license": source.license_selector} if source.license_selector else {}),
             },
             sort_keys=True,
         )
         cached = self.cache.pages.get(key)
-        if cached and not self.refresh and isinstance(cached.get("images"), list):
+        if self._usable_scrape(cached):
             images = [PageImage(*item) for item in cached["images"]]
-            self.log(f"dataset:   {len(images)} image link(s) from the cached scrape of the page")
+            stopped = cached.get("stopped_at")
+            self.log(
+                f"dataset:   {len(images)} image link(s) from the cached scrape of the page"
+                + (f" (pagination stopped at {stopped}, a remembered failure)" if stopped else "")
+            )
         else:
-            images, complete = scrape_page(
+            images, stopped = scrape_page(
                 self.fetcher,
                 source.target,
                 selector=source.selector,
@@ -493,21 +475,22 @@ class _Run:
                 limit=source.limit,
                 next_selector=source.next,
                 max_pages=source.max_pages,
+                license_selector=source.license_selector,
             )
-            if not images:
-                raise DownloadError(
-                    f"page {source.target} has no image matching {source.selector or 'img'!r} "
-                    "and no og:image; check the selector and attribute."
-                )
-            if complete:
-                self.cache.store_page(
-                    key,
-                    {
-                        "images": [[i.url, i.page_url, i.license] for i in images],
-                        "fetched": _now(),
-                    },
-                )
+            self.cache.store_page(
+                key,
+                {
+                    "images": [[i.url, i.page_url, i.license] for i in images],
+                    "fetched": now(),
+                    "stopped_at": stopped,
+                },
+            )
             self.log(f"dataset:   {len(images)} image link(s) found on the page")
+        if not images:
+            raise DownloadError(
+                f"page {source.target} has no image matching {source.selector or 'img'!r} "
+                "and no og:image; check the selector and attribute (or rerun with --refresh)."
+            )
         prefix = f"{source.name}-" if source.name else ""
         return [
             Candidate(
@@ -519,6 +502,18 @@ class _Run:
             )
             for image in images
         ]
+
+    def _usable_scrape(self, cached) -> bool:
+        """A cached scrape serves unless refreshing, or its pagination stopped at a page whose
+        failure is no longer remembered (then the pages are read again)."""
+        if (
+            self.refresh
+            or not isinstance(cached, dict)
+            or not isinstance(cached.get("images"), list)
+        ):
+            return False
+        stopped = cached.get("stopped_at")
+        return not stopped or self.cache.recall(stopped) is not None
 
     def _path_candidates(self, source: Source) -> list[Candidate]:
         path = Path(source.target).expanduser()
@@ -584,19 +579,23 @@ class _Run:
                 data, info, entry.get("final_url", ""), entry.get("fetched", ""), "cached"
             )
         fetched = self.fetcher.get(location, accept=IMAGE_ACCEPT)
-        info = inspect_image(
-            fetched.content,
-            what=location,
-            max_pixels=max_pixels,
-            content_type=fetched.content_type,
-        )
+        try:
+            info = inspect_image(
+                fetched.content,
+                what=location,
+                max_pixels=max_pixels,
+                content_type=fetched.content_type,
+            )
+        except ImageError as exc:
+            self.cache.remember(location, str(exc))
+            raise
         entry = self.cache.store(
-            location,
+            list(dict.fromkeys([location, fetched.final_url])),
             fetched.content,
             info.ext,
             final_url=fetched.final_url,
             content_type=fetched.content_type,
-            fetched=_now(),
+            fetched=now(),
         )
         return _Obtained(fetched.content, info, fetched.final_url, entry["fetched"], "downloaded")
 
@@ -624,7 +623,7 @@ class _Run:
             and dest.resolve() == got.local_path.resolve()
         ):
             return "in place"
-        if dest.is_file() and _sha256(dest.read_bytes()) == _sha256(got.data):
+        if dest.is_file() and sha256(dest.read_bytes()) == sha256(got.data):
             return "unchanged"
         write_bytes(dest, got.data)
         return "written"
@@ -668,7 +667,7 @@ class _Run:
         )
         try:
             got = self.obtain(candidate.location, candidate.kind)
-            sha = _sha256(got.data)
+            sha = sha256(got.data)
             row.update(
                 final_url=got.final_url,
                 sha256=sha,
@@ -741,25 +740,34 @@ def fetch_dataset(
     strict: bool = False,
     log: Callable[[str], object] = print,
     refresh: bool = False,
+    retry_failed: bool = False,
+    retry_failed_hours: float = RETRY_FAILED_HOURS,
 ) -> list[dict]:
     """Fetch, verify, deduplicate and record the content and style images of ``sources``.
 
     Writes ``images_dir/{role}/{name}.{ext}`` and the manifest (see the module docstring) and
     returns its rows. A failed source is recorded and logged; :class:`DownloadError` is raised
     (after the manifest is written) only when a role ends up with no image, or when ``strict``
-    and anything failed.
+    and anything failed. A URL that failed in the last ``retry_failed_hours`` is not requested
+    again (its failure is reported again) unless ``retry_failed``.
     """
     plan = parse_sources(sources)
     settings = HttpSettings.from_dict(http)
     images_dir = Path(images_dir)
     manifest_path = Path(manifest_path)
-    cache = ImageCache(cache_dir if cache_dir is not None else default_cache_dir(), log=log)
+    cache = ImageCache(
+        cache_dir if cache_dir is not None else default_cache_dir(),
+        log=log,
+        retry_after_hours=retry_failed_hours,
+        retry_all=retry_failed,
+        settings=settings.fingerprint,
+    )
     try:
         previous = read_manifest(manifest_path) if manifest_path.exists() else []
     except NSTError:
         previous = []
     rows: list[dict] = []
-    with Fetcher(settings, log=log) as fetcher:
+    with Fetcher(settings, log=log, known_failures=cache) as fetcher:
         run = _Run(fetcher, cache, settings, images_dir, log, refresh)
         for role in ROLES:
             rows += run.fetch_role(role, plan[role])
@@ -798,44 +806,21 @@ def fetch_dataset(
 # Command line
 
 
-def load_config(path: str | os.PathLike) -> dict:
-    """Read a YAML or JSON config; its ``dataset`` section is used when it has one."""
-    import yaml
-
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SettingsError(f"cannot read config {p} ({exc.strerror}); check the path.") from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SettingsError(
-            f"config {p} is not valid YAML/JSON ({first}); fix its syntax."
-        ) from None
-    if not isinstance(data, dict):
-        raise SettingsError(f"config {p} must be a mapping with a 'sources' section.")
-    if "sources" not in data and isinstance(data.get("dataset"), dict):
-        data = data["dataset"]
-    if "sources" not in data:
-        raise SettingsError(f"config {p} has no 'sources' section; list content and style sources.")
-    return data
-
-
 def run_fetch_command(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    images_dir = Path(args.images_dir or config.get("images_dir") or "resources/images")
-    manifest = Path(args.manifest or config.get("manifest") or images_dir / "manifest.tsv")
-    strict = args.strict if args.strict is not None else bool(config.get("strict", False))
+    from nst.dataset_config import load_dataset_config
+
+    config = load_dataset_config(args.config)
+    images_dir = Path(args.images_dir or config.images_dir or "resources/images")
     fetch_dataset(
-        config["sources"],
+        config.sources,
         images_dir,
-        manifest,
-        cache_dir=args.cache_dir or config.get("cache_dir"),
-        http=config.get("http"),
-        strict=strict,
+        Path(args.manifest or config.manifest or images_dir / "manifest.tsv"),
+        cache_dir=args.cache_dir or config.cache_dir,
+        http=config.http,
+        strict=args.strict if args.strict is not None else config.strict,
         refresh=args.refresh,
+        retry_failed=args.retry_failed,
+        retry_failed_hours=config.retry_failed_hours,
     )
     return 0
 
@@ -849,7 +834,8 @@ def add_cli(subparsers) -> None:
             "Fetch the images listed in the 'sources' section of CONFIG (politely: robots.txt, "
             "per-host delay, retries), verify and deduplicate them, and write "
             "IMAGES_DIR/{content,style}/NAME.EXT plus a tab-separated manifest. Cached images "
-            "are never downloaded again."
+            "are never downloaded again, and URLs that failed are not requested again for "
+            "retry_failed_hours (default 24) unless --retry-failed."
         ),
     )
     parser.add_argument("config", help="YAML or JSON file with 'sources' (and optional 'http')")
@@ -870,5 +856,11 @@ def add_cli(subparsers) -> None:
     )
     parser.add_argument(
         "--refresh", action="store_true", help="scrape pages again instead of using cached links"
+    )
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="request again the URLs that failed before (otherwise not requested again for "
+        "retry_failed_hours, default 24)",
     )
     parser.set_defaults(func=run_fetch_command)

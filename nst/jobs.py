@@ -53,14 +53,17 @@ def logged(log_path: str | os.PathLike | None) -> Iterator[None]:
 
 def fetch_job(dataset: dict, images_dir, manifest, cache_dir=None) -> None:
     from nst.dataset import fetch_dataset
+    from nst.dataset_config import check_dataset
 
+    config = check_dataset(dataset)
     fetch_dataset(
-        dataset.get("sources") or {},
+        config.sources,
         images_dir,
         manifest,
-        cache_dir=cache_dir or dataset.get("cache_dir"),
-        http=dataset.get("http"),
-        strict=bool(dataset.get("strict", False)),
+        cache_dir=cache_dir or config.cache_dir,
+        http=config.http,
+        strict=config.strict,
+        retry_failed_hours=config.retry_failed_hours,
     )
 
 

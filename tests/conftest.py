@@ -1,4 +1,5 @@
-"""Shared fixtures: small procedural content and style images (deterministic, no downloads)."""
+"""Shared fixtures: small procedural content and style images (deterministic, no downloads), and
+for the dataset tests a real HTTP server on 127.0.0.1 with a fetch_dataset bound to tmp_path."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 
 import numpy as np
 import pytest
+from dataset_run import Run
+from http_fixtures import FixtureServer, png_bytes
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -48,3 +51,26 @@ def sample_images(tmp_path_factory):
     Image.fromarray(make_style("red")).save(paths["red"])
     Image.fromarray(make_style("blue", seed=1)).save(paths["blue"])
     return paths
+
+
+@pytest.fixture
+def server(monkeypatch):
+    # A proxy configured in the environment must not intercept requests to the local server.
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(var, "127.0.0.1,localhost")
+    with FixtureServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def style_file(tmp_path):
+    """A local style image, so that tests about content URLs have a non-empty style role."""
+    path = tmp_path / "local" / "style.png"
+    path.parent.mkdir()
+    path.write_bytes(png_bytes(999))
+    return str(path)
+
+
+@pytest.fixture
+def run(tmp_path):
+    return Run(tmp_path)

@@ -1,8 +1,10 @@
 """A real HTTP server on 127.0.0.1 for the scraper tests, and the images it serves.
 
 Every route answers from a list of :class:`Reply` objects (the n-th request gets the n-th reply,
-the last one repeats), so "503 then 200" is one route. The server counts requests per path and
-keeps the request headers, which lets tests prove that a rerun sends nothing.
+the last one repeats), so "503 then 200" is one route; a reply can stall before its headers
+(``delay``) or drip its body a byte at a time (``drip`` seconds apart). The server counts
+requests per path and keeps the request headers, which lets tests prove that a rerun sends
+nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Reply:
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
     send_length: bool = True
+    drip: float = 0.0
 
 
 class FixtureServer:
@@ -56,7 +59,12 @@ class FixtureServer:
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
                     self.end_headers()
-                    self.wfile.write(reply.body)
+                    if not reply.drip:
+                        self.wfile.write(reply.body)
+                    for i in range(len(reply.body) if reply.drip else 0):
+                        self.wfile.write(reply.body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.drip)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

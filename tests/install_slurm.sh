@@ -21,17 +21,18 @@ if [ ${#missing[@]} -eq 0 ]; then
     echo "install_slurm: SLURM and munge already installed ($(slurm_version))"
     exit 0
 fi
-echo "install_slurm: missing ${missing[*]}; installing slurmctld slurmd slurm-client munge"
-
 if [ "$(id -u)" -ne 0 ]; then
     sudo=sudo
     command -v sudo >/dev/null 2>&1 || {
-        echo "install_slurm: need root (or sudo) to apt-get install slurmctld slurmd slurm-client munge" >&2
+        echo "install_slurm: need root (or sudo) to apt-get install slurmctld slurmd slurm-client munge" \
+            "for the SLURM tests (missing: ${missing[*]}); or set NST_SLURM_TESTS=skip to skip them" >&2
         exit 1
     }
 else
     sudo=
 fi
+echo "install_slurm: installing slurmctld slurmd slurm-client munge (apt-get${sudo:+ via sudo}) because" \
+    "the SLURM tests start a real single-node cluster and ${missing[*]} are missing"
 command -v apt-get >/dev/null 2>&1 || {
     echo "install_slurm: no apt-get here; install slurmctld, slurmd, the slurm client tools and munge" \
         "with this system's package manager" >&2

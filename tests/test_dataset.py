@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import time
 from datetime import datetime, timedelta, timezone
@@ -13,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from http_fixtures import FixtureServer, Reply, jpeg_bytes, png_bomb, png_bytes
+from dataset_run import FAST, by_source, sha
+from http_fixtures import Reply, jpeg_bytes, png_bomb, png_bytes
 from PIL import Image
 
 from nst import dataset, preprocess
@@ -26,73 +26,12 @@ from nst.dataset import (
     safe_name,
 )
 from nst.errors import DownloadError, ImageError, SettingsError
+from nst.fetcher import Fetcher, HttpSettings, retry_after_seconds
 from nst.preprocess import prepare_image
-from nst.scrape import (
-    Fetcher,
-    HttpSettings,
-    largest_srcset_candidate,
-    parse_page,
-    retry_after_seconds,
-)
+from nst.scrape import largest_srcset_candidate, parse_page
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "resources" / "images"
-FAST = {
-    "contact": "tests@example.org",
-    "delay": 0,
-    "backoff": 0.01,
-    "timeout": 2,
-    "retries": 2,
-    "max_wait": 5,
-}
-
-
-@pytest.fixture
-def server(monkeypatch):
-    # A proxy configured in the environment must not intercept requests to the local server.
-    for var in ("NO_PROXY", "no_proxy"):
-        monkeypatch.setenv(var, "127.0.0.1,localhost")
-    with FixtureServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def style_file(tmp_path):
-    """A local style image, so that tests about content URLs have a non-empty style role."""
-    path = tmp_path / "local" / "style.png"
-    path.parent.mkdir()
-    path.write_bytes(png_bytes(999))
-    return str(path)
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-class Run:
-    """fetch_dataset with test defaults; keeps the log lines."""
-
-    def __init__(self, tmp_path: Path):
-        self.images = tmp_path / "images"
-        self.manifest = self.images / "manifest.tsv"
-        self.cache = tmp_path / "cache"
-        self.lines: list[str] = []
-
-    def __call__(self, sources, **kwargs):
-        http = {**FAST, **kwargs.pop("http", {})}
-        kwargs.setdefault("cache_dir", self.cache)
-        return fetch_dataset(
-            sources, self.images, self.manifest, http=http, log=self.lines.append, **kwargs
-        )
-
-
-@pytest.fixture
-def run(tmp_path):
-    return Run(tmp_path)
-
-
-def by_source(rows):
-    return {row["source"]: row for row in rows}
 
 
 def cached_blobs(cache: Path) -> list[Path]:
@@ -165,15 +104,33 @@ def test_page_limit_stops_pagination(server, run, style_file):
     assert server.counts["/gallery/img/c-large.png"] == 0
 
 
-def test_failing_later_page_keeps_earlier_images_and_is_not_cached(server, run, style_file):
+def test_failing_later_page_keeps_earlier_images_and_is_remembered(server, run, style_file):
     page = serve_gallery(server)
     del server.routes["/gallery/page2.html"]
     spec = {"page": page, "selector": ".gallery img", "next": "a.next"}
     rows = run({"content": [spec], "style": [style_file]})
     assert [r["name"] for r in rows if r["role"] == "content"] == ["a", "b", "c-large"]
     assert any("pagination stopped" in line and "HTTP 404" in line for line in run.lines)
-    run({"content": [spec], "style": [style_file]})
-    assert server.counts["/gallery/index.html"] == 2
+    # The failed page is remembered, so the partial scrape serves the rerun: no request.
+    assert [r["name"] for r in run({"content": [spec], "style": [style_file]})][:3] == [
+        "a",
+        "b",
+        "c-large",
+    ]
+    assert any(
+        line.endswith(
+            "(pagination stopped at "
+            + server.url("/gallery/page2.html")
+            + ", a remembered failure)"
+        )
+        for line in run.lines
+    )
+    assert server.counts["/gallery/index.html"] == server.counts["/gallery/page2.html"] == 1
+    # Retrying the failures reads the pages again (and the images come from the cache).
+    server.html("/gallery/page2.html", PAGE2)
+    rows = run({"content": [spec], "style": [style_file]}, retry_failed=True)
+    assert [r["name"] for r in rows if r["role"] == "content"] == ["a", "b", "c-large", "d", "e"]
+    assert server.counts["/gallery/index.html"] == server.counts["/gallery/page2.html"] == 2
     assert server.counts["/gallery/img/a.png"] == 1
 
 
@@ -221,6 +178,36 @@ def test_page_without_images_fails_that_source_only(server, run, style_file):
     assert failed["status"] == "failed" and "no image matching" in failed["note"]
     assert failed["page_url"] == server.url("/empty.html")
     assert ok["status"] == "ok"
+
+
+def test_page_license_by_selector_and_rel_license_is_recorded(server, run, style_file):
+    for i, name in enumerate("abc"):
+        server.image(f"/lic/{name}.png", png_bytes(70 + i))
+    stated = '<img src="{}.png"><p class="license">CC BY 4.0,\n Jane Doe</p>'
+    linked = '<a rel="license" href="https://creativecommons.org/licenses/by-sa/4.0/">CC BY-SA</a>'
+    server.html("/lic/stated.html", stated.format("a"))
+    server.html("/lic/linked.html", '<img src="b.png"><footer>' + linked + "</footer>")
+    server.html("/lic/both.html", stated.format("c") + linked)
+    run(
+        {
+            "content": [
+                {"page": server.url("/lic/stated.html"), "license_selector": "p.license"},
+                {"page": server.url("/lic/linked.html"), "license_selector": "p.license"},
+                {"page": server.url("/lic/both.html"), "license": "own words"},
+            ],
+            "style": [style_file],
+        }
+    )
+    assert [r["license"] for r in read_manifest(run.manifest)] == [
+        "CC BY 4.0, Jane Doe",
+        "CC BY-SA <https://creativecommons.org/licenses/by-sa/4.0/>",  # the selector found none
+        "own words",  # the config's licence wins
+        "",
+    ]
+    with pytest.raises(SettingsError, match=r"content\[0\]\.license_selector 'p\[' is not"):
+        parse_sources(
+            {"content": [{"page": "http://x/", "license_selector": "p["}], "style": ["b"]}
+        )
 
 
 def test_parse_page_resolves_base_href_and_wikimedia_license():
@@ -289,25 +276,15 @@ def test_redirect_limit_and_scheme_checks(server, run, style_file):
     server.redirect("/to-ftp.png", "ftp://127.0.0.1/file.png")
     rows = run(
         {
-            "content": [
-                server.url("/loop/a.png"),
-                server.url("/to-ftp.png"),
-                {"url": "ftp://127.0.0.1/x.png", "name": "ftp"},
-                {"url": "file:///etc/passwd", "name": "local"},
-                {"url": "http://[::1/broken.png", "name": "broken"},
-                style_file,
-            ],
+            "content": [server.url("/loop/a.png"), server.url("/to-ftp.png"), style_file],
             "style": [style_file],
         },
         http={"max_redirects": 3},
     )
-    loop, to_ftp, ftp, local, broken, _ = (r for r in rows if r["role"] == "content")
+    loop, to_ftp, _ = (r for r in rows if r["role"] == "content")
     assert loop["status"] == "failed" and "redirected more than 3 times" in loop["note"]
     assert server.counts["/loop/a.png"] + server.counts["/loop/b.png"] == 4
     assert "only http:// and https://" in to_ftp["note"]
-    assert "only http:// and https://" in ftp["note"] and ftp["name"] == "ftp"
-    assert "only http:// and https://" in local["note"]
-    assert "is not a valid URL" in broken["note"]
 
 
 def test_404_fails_without_retry_and_others_survive(server, run, style_file):
@@ -686,6 +663,13 @@ def test_embedded_default_dataset(tmp_path):
         ({"content": [{"url": "http://x/a.png", "name": "../a"}], "style": ["b"]}, "not a safe"),
         ({"content": [{"page": "http://x", "selector": "img[["}], "style": ["b"]}, "valid CSS"),
         ({"content": [{"page": "http://x", "limit": 0}], "style": ["b"]}, "at least 1"),
+        (
+            {"content": [{"url": "ftp://127.0.0.1/x.png"}], "style": ["b"]},
+            r"^sources.content\[0\].url = 'ftp://127.0.0.1/x.png' is not an http\(s\) URL",
+        ),
+        ({"content": [{"url": "file:///etc/passwd"}], "style": ["b"]}, "not an http"),
+        ({"content": [{"url": "http://[::1/broken.png"}], "style": ["b"]}, "not a valid URL"),
+        ({"content": ["a"], "style": [{"path": "b", "mask": "ftp://x/m"}]}, r"style\[0\]\.mask"),
         (
             {
                 "content": [{"url": "http://x/a", "name": "A"}, {"url": "http://x/b", "name": "a"}],

@@ -236,6 +236,17 @@ def test_sweep_runs_every_point_with_a_sweep_sheet_and_named_sets_beside_it(tmp_
     assert {r["settings"] for r in rows} >= {"style_weight=0.1 tv_weight=0.5"}
 
 
+def test_malformed_source_stops_the_workflow_before_any_job(tmp_path):
+    config = tiny_config(make_images(tmp_path / "inputs"))
+    config["dataset"]["sources"]["content"].append({"url": "not a url"})
+    write_config(tmp_path / "run", config)
+    proc = snakemake(tmp_path / "run", check=False)
+    assert proc.returncode != 0
+    assert "dataset.sources.content[2].url = 'not a url' is not an http(s) URL" in proc.stderr
+    assert not (tmp_path / "run" / "results").exists()
+    assert not (tmp_path / "run" / "logs").exists()
+
+
 @pytest.mark.parametrize("broken", ["corrupt", "tiny"])
 def test_keep_going_fails_only_the_broken_image_jobs(tmp_path, broken):
     images = make_images(tmp_path / "inputs")

@@ -5,8 +5,9 @@ from snakemake.utils import Paramspace
 
 from nst import grid, jobs
 
-IMAGES = "results/dataset/images"
-MANIFEST = "results/dataset/manifest.tsv"
+IMAGES, MANIFEST = map(
+    str, DATASET.outputs("results/dataset/images", "results/dataset/manifest.tsv")
+)
 
 # Validated at parse time: a bad hyperparameter set stops the workflow before any job.
 # A sweep's points are named by Paramspace (style_weight~0.1_tv_weight~0).
