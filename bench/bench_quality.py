@@ -187,8 +187,9 @@ def run_reference(content, style, evaluations, checkpoints, style_factor=1.0):
 
 
 def run_nst(content, style, settings, every):
-    """nst.transfer with quality snapshots every ``every`` iterations: [(seconds, image)], the
-    seconds counting set-up plus the optimisation up to that iteration (not the snapshots)."""
+    """nst.transfer with snapshots every ``every`` iterations: ([(iteration, seconds, image)],
+    total seconds, record, final image); the seconds count set-up plus the optimisation up to
+    that iteration (not the snapshots)."""
     import nst
 
     images_at = {}
@@ -211,48 +212,66 @@ def run_nst(content, style, settings, every):
         elapsed += row["seconds"]
         if i in images_at:
             rows.append((i, elapsed, images_at[i]))
-    return rows, total, rec
+    return rows, total, rec, out
+
+
+REFERENCES = {
+    # the recipe's published weights, and its style weight raised so that it stylises this
+    # network at all (the published weights were tuned for ImageNet VGG19 at 400 px)
+    "keras-io weights": {"style_factor": 1.0},
+    "keras-io, style x 1e4": {"style_factor": 1e4},
+    "keras-io, style x 1e6": {"style_factor": 1e6},
+}
+OLD_NST = {"normalize": "none", "style_weight": 10.0, "tv_weight": 1e-3}
 
 
 def bench_reference(size, candidates, every):
+    """Each reference's figures after 200 evaluations are a bar; for each bar the first time
+    any of nst's documented settings has both figures at least as good."""
     from nst import images, quality
 
     content_full, style_full = load_pair(*PAIRS[0])
     content = images.resize_longest(content_full, size).astype(np.float32)
     style = images.resize_longest(style_full, size).astype(np.float32)
     meter = quality.QualityMeter(content, [style])
-    checkpoints = {50, 100, 150, REFERENCE_EVALUATIONS}
-    snaps = run_reference(content, style, REFERENCE_EVALUATIONS, checkpoints)
-    ref_curve = {n: {**meter.measure(img), "seconds": round(s, 3)} for n, (img, s) in snaps.items()}
-    bar = ref_curve[REFERENCE_EVALUATIONS]
-    print(f"reference after {REFERENCE_EVALUATIONS} evaluations: {bar}")
-    results = []
+    bars = {}
+    for name, ref in REFERENCES.items():
+        snaps = run_reference(content, style, REFERENCE_EVALUATIONS, {REFERENCE_EVALUATIONS}, **ref)
+        image, seconds = snaps[REFERENCE_EVALUATIONS]
+        bars[name] = {**meter.measure(image), "seconds": round(seconds, 3)}
+        print(f"{name}: {bars[name]}", flush=True)
+    # nst before issue 11 (raw terms, style weight 10): a plain single-scale run of the same
+    # layers with nst's own L-BFGS, 200 iterations
+    _rows, total, _rec, out = run_nst(
+        content, style, {"size": size, "iterations": REFERENCE_EVALUATIONS, **OLD_NST}, 0
+    )
+    bars["nst raw terms (before)"] = {**meter.measure(out), "seconds": round(total, 3)}
+    print(f"nst raw: {bars['nst raw terms (before)']}", flush=True)
+
+    runs = []
     for name, settings in candidates.items():
-        rows, total, rec = run_nst(content, style, {"size": size, **settings}, every)
-        curve, reached = [], None
-        for it, seconds, img in rows:
-            fig = meter.measure(img)
-            curve.append({"iteration": it, "seconds": round(seconds, 3), **fig})
-            good = (
-                fig["content_ssim"] >= bar["content_ssim"]
-                and fig["style_distance"] <= bar["style_distance"]
-            )
-            if good and reached is None:
-                reached = curve[-1]
-        ratio = None if reached is None else reached["seconds"] / bar["seconds"]
-        print(f"{name}: reached {reached}, ratio {ratio}")
-        results.append(
-            {
-                "name": name,
-                "settings": settings,
-                "curve": curve,
-                "reached": reached,
-                "ratio": None if ratio is None else round(ratio, 3),
-                "evaluations": rec.evaluations,
-                "total_seconds": round(total, 3),
-            }
-        )
-    return {"size": size, "reference": ref_curve, "bar": bar, "candidates": results}
+        rows, _total, _rec, _out = run_nst(content, style, {"size": size, **settings}, every)
+        curve = [
+            {"iteration": it, "seconds": round(seconds, 3), **meter.measure(img)}
+            for it, seconds, img in rows
+        ]
+        runs.append({"name": name, "settings": settings, "curve": curve})
+        print(f"{name}: {curve[-1]}", flush=True)
+    results = {}
+    for ref_name, bar in bars.items():
+        best = None
+        for run in runs:
+            for point in run["curve"]:
+                if (
+                    point["content_ssim"] >= bar["content_ssim"]
+                    and point["style_distance"] <= bar["style_distance"]
+                ):
+                    if best is None or point["seconds"] < best["seconds"]:
+                        best = {**point, "candidate": run["name"]}
+                    break
+        ratio = None if best is None else round(best["seconds"] / bar["seconds"], 3)
+        results[ref_name] = {"bar": bar, "reached": best, "ratio": ratio}
+    return {"size": size, "candidates": runs, "references": results}
 
 
 def markdown(result) -> str:
@@ -279,26 +298,28 @@ def markdown(result) -> str:
         lines.append("")
     if "reference" in result:
         ref = result["reference"]
-        bar = ref["bar"]
         lines += [
-            f"Time to quality at {ref['size']} px against the keras-io recipe (single scale, "
-            f"L-BFGS from the content, {REFERENCE_EVALUATIONS} evaluations: content SSIM "
-            f"{bar['content_ssim']:.3f}, style distance {bar['style_distance']:.3f}, "
-            f"{bar['seconds']:.1f} s):",
+            f"Time to quality at {ref['size']} px: each reference's content SSIM and style "
+            f"distance after {REFERENCE_EVALUATIONS} evaluations (single scale, L-BFGS from the "
+            "content) are the bar; nst's time is the first snapshot (every 5 iterations) of any "
+            "of its documented settings with both figures at least as good, set-up included:",
             "",
-            "| nst settings | reached at iteration | seconds | SSIM | style distance | "
-            "ratio (target <= 0.33) |",
-            "|---|---|---|---|---|---|",
+            "| reference | SSIM | style distance | seconds | nst reached with | at iteration | "
+            "nst seconds | ratio (target <= 0.33) |",
+            "|---|---|---|---|---|---|---|---|",
         ]
-        for c in ref["candidates"]:
-            r = c["reached"]
-            desc = " ".join(f"{k}={v}" for k, v in c["settings"].items())
-            if r is None:
-                lines.append(f"| {desc} | not reached | | | | |")
+        for name, r in ref["references"].items():
+            bar, best = r["bar"], r["reached"]
+            head = (
+                f"| {name} | {bar['content_ssim']:.3f} | {bar['style_distance']:.3f} | "
+                f"{bar['seconds']:.1f} |"
+            )
+            if best is None:
+                lines.append(head + " not reached | | | |")
             else:
                 lines.append(
-                    f"| {desc} | {r['iteration']} | {r['seconds']:.1f} | "
-                    f"{r['content_ssim']:.3f} | {r['style_distance']:.3f} | {c['ratio']:.3f} |"
+                    head + f" {best['candidate']} | {best['iteration']} | "
+                    f"{best['seconds']:.1f} | {r['ratio']:.3f} |"
                 )
         lines.append("")
     return "\n".join(lines)
@@ -320,8 +341,7 @@ def main(argv=None):
         result["sweep"] = bench_sweep(args.size, args.iterations, args.methods)
     if "reference" in parts:
         candidates = {
-            "default": {"iterations": 100},
-            "style_weight 3": {"iterations": 100, "style_weight": 3.0},
+            f"style_weight {w:g}": {"iterations": 100, "style_weight": w} for w in (1.0, 3.0, 10.0)
         }
         result["reference"] = bench_reference(args.size, candidates, every=5)
     write_json(args.out + ".json", result)
