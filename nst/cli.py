@@ -73,8 +73,9 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
         "--normalize",
         choices=NORMALIZATIONS,
         default=d.normalize,
-        help="target: each loss term relative to its target's energy (weights act alike at every "
-        "size, method and network); none: raw terms, for the peers' weights",
+        help="layer: each layer's loss relative to its target's energy (weights act alike at "
+        "every size, method and network); term: each whole term relative to its targets' energy "
+        "(keeps the raw balance between layers); none: raw terms, for the peers' weights",
     )
     g.add_argument(
         "--style-blend-weights", type=float, nargs="+", metavar="W", help="one per style"

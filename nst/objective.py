@@ -50,15 +50,21 @@ class Objective:
         self.pooling = settings.pooling
         self.blend = [float(b) for b in blend]
 
-        normalize = settings.normalize == "target"
+        normalize = settings.normalize != "none"
+        per_layer = settings.normalize == "layer"  # "term": one scale for the whole term
         content_feats = extractor(self.to_network(tf.constant(content, tf.float32)))
         self.content_targets = {k: tf.constant(content_feats[k]) for k in self.content_layers}
-        # "target" normalisation: every term is divided by its target's energy (mean square),
-        # so a term is about 1 when its statistic is wholly unlike the target's, whatever the
-        # layer, network, method or image size; weight 1 then means "as much as the content".
+        # "layer" normalisation: every layer's term is divided by its target's energy (mean
+        # square), so a term is about 1 when its statistic is wholly unlike the target's, whatever
+        # the layer, network, method or image size; weight 1 then means "as much as the content".
+        # "term" divides each whole term by its targets' weighted energy instead, which keeps the
+        # raw loss's balance between layers (dominated by conv1_1/conv2_1 in VGG).
         self.content_scale = {
             k: _inverse_energy(content_feats[k]) if normalize else 1.0 for k in self.content_layers
         }
+        if normalize and not per_layer:
+            total = 1.0 / np.mean([1.0 / v for v in self.content_scale.values()])
+            self.content_scale = dict.fromkeys(self.content_layers, total)
         self.tv_scale = (
             1.0 / max(float(losses.total_variation(self.to_network(tf.constant(content)))), 1.0)
             if normalize
@@ -77,7 +83,11 @@ class Objective:
             feats = extractor(self.to_network(tf.constant(style, tf.float32)))
             targets = [tf.constant(self._statistic(feats, t)) for t in self.terms]
             self.style_targets.append(targets)
-            self.style_scales.append([_inverse_energy(t) if normalize else 1.0 for t in targets])
+            scales = [_inverse_energy(t) if normalize else 1.0 for t in targets]
+            if normalize and not per_layer:
+                energy = sum(w / sc for (_a, _b, w), sc in zip(self.terms, scales, strict=True))
+                scales = [1.0 / energy] * len(scales)
+            self.style_scales.append(scales)
             if mask is None:
                 self.style_masks.append([None] * len(self.terms))
             else:

@@ -21,7 +21,7 @@ INIT_MODES = ("content", "noise", "gray", "style")
 PRESERVE_COLOR = ("none", "luminance", "histogram", "chroma")
 CHAINS = ("correlation", "none")
 PRECISIONS = ("float32", "bfloat16", "mixed_bfloat16", "mixed_float16")
-NORMALIZATIONS = ("target", "none")
+NORMALIZATIONS = ("layer", "term", "none")
 
 
 @dataclass
@@ -34,13 +34,13 @@ class TransferSettings:
     pooling: str = "avg"
     content_layers: tuple[str, ...] | None = None
     style_layers: tuple[str, ...] | None = None
-    # With ``normalize="target"`` (the default) every loss term is divided by its target's
+    # With ``normalize="layer"`` (the default) every loss term is divided by its target's
     # energy, so the weights mean the same at every size, for every method and network, and
     # style_weight 1 balances style against content (see nst/objective.py and the README).
     content_weight: float = 1.0
     style_weight: float = 1.0
-    tv_weight: float = 1.0e-3
-    normalize: str = "target"
+    tv_weight: float = 0.01
+    normalize: str = "layer"
     style_blend_weights: tuple[float, ...] | None = None
     style_scale: float = 1.0
     size: int = 512

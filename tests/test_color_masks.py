@@ -12,7 +12,16 @@ from nst.cli import main
 
 pytestmark = pytest.mark.slow
 
-FAST = dict(model="vgg16-hed", size=64, print_every=0, threads=2)
+# raw terms with a dominant style, as in test_engine.py: these tests measure where the style goes
+FAST = dict(
+    model="vgg16-hed",
+    size=64,
+    print_every=0,
+    threads=2,
+    normalize="none",
+    style_weight=10.0,
+    tv_weight=1e-3,
+)
 
 
 def quiet(_msg):

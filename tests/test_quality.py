@@ -82,7 +82,7 @@ def test_two_styles_weighted_by_blend():
 
 
 def test_normalised_terms_start_at_one_for_every_method_and_size(sample_images):
-    """With target normalisation each term is relative to its target's energy: from a noise
+    """With layer normalisation each term is relative to its target's energy: from a noise
     start the style term is near 1 at any size and for both methods, the tv term is 1 at the
     content; the raw terms differ by orders of magnitude between sizes and methods."""
     from nst.engine import build_objective
@@ -92,7 +92,7 @@ def test_normalised_terms_start_at_one_for_every_method_and_size(sample_images):
     starts = {}
     for method in ("gatys", "inetwork"):
         for size in (64, 128):
-            for normalize in ("target", "none"):
+            for normalize in ("layer", "none"):
                 s = TransferSettings(
                     model="vgg16-hed", method=method, size=size, normalize=normalize
                 )
@@ -100,7 +100,7 @@ def test_normalised_terms_start_at_one_for_every_method_and_size(sample_images):
                 objective, problem = build_objective(s, content, [style], shape)
                 at_content = objective(problem.content)
                 starts[method, size, normalize] = float(at_content["style"])
-                if normalize == "target":
+                if normalize == "layer":
                     assert float(at_content["content"]) == 0.0
                     assert float(at_content["tv"]) == pytest.approx(1.0, rel=1e-4)
                     assert 0.3 < float(at_content["style"]) < 3.0
