@@ -1,0 +1,497 @@
+"""Style transfer for videos with temporal consistency (Ruder, Dosovitskiy & Brox 2016/2018).
+
+Each frame is one :func:`nst.engine.transfer` run, the engine unchanged but for two inputs:
+
+* the start: the previous stylised frame warped onto this frame by the optical flow of the
+  input frames, the content frame where that warp is unreliable (``c = 0``);
+* an extra loss term, ``temporal_weight * Σ_j mean(c_long_j ⊙ (x − warp(x_{i−j}))²) / var(f_i)``
+  over the previous frames j in ``temporal_frames`` (long-term consistency with the paper's
+  ``c_long``: each pixel from the nearest earlier frame where it is reliable), divided by the
+  content frame's pixel variance, so the term is 1 when the frame departs from its warped
+  predecessor as much as the content's pixels depart from their mean. The weight then means
+  the same at every size and contrast; the default 10 holds the warping error to about a fifth
+  of frame-by-frame transfer's (bench/bench_video.py).
+
+The first frame (and the first after a scene cut, a frame where most of ``c`` is 0) starts from
+its content and gets ``first_iterations``; the others stop early on ``min_improvement``. Every
+finished frame is a PNG plus a JSON record in the work folder, written atomically; a run started
+again resumes at the first missing frame and, the frames being a deterministic function of the
+earlier ones, gives the same bytes as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nst import flow, images
+from nst.atomic import write_json
+from nst.errors import SettingsError
+from nst.settings import TransferSettings
+from nst.video import Clip, encode_mp4, load_clip, read_video, save_arrays, save_preview
+
+
+@dataclass
+class VideoOptions:
+    """What video transfer adds to :class:`~nst.settings.TransferSettings`."""
+
+    temporal_weight: float = 10.0
+    temporal_frames: tuple[int, ...] = (1,)
+    first_iterations: int | None = None  # None: twice the settings' iterations
+    warm_start: bool = True  # False (with weight 0): plain frame-by-frame transfer
+    cut_threshold: float = flow.CUT_THRESHOLD
+
+    def __post_init__(self) -> None:
+        if isinstance(self.temporal_frames, str):
+            self.temporal_frames = tuple(
+                int(v) for v in self.temporal_frames.replace(",", " ").split()
+            )
+        self.temporal_frames = tuple(sorted(set(int(j) for j in self.temporal_frames)))
+        if not self.temporal_frames or min(self.temporal_frames) < 1:
+            raise SettingsError("temporal-frames are distances back in frames, e.g. 1 or 1,2,4.")
+        if 1 not in self.temporal_frames:
+            raise SettingsError("temporal-frames must include 1 (the previous frame), e.g. 1,2,4.")
+        if self.temporal_weight < 0:
+            raise SettingsError("temporal-weight must be zero or positive.")
+        if self.first_iterations is not None and self.first_iterations < 1:
+            raise SettingsError("first-iterations must be at least 1.")
+
+    def iterations_first(self, settings: TransferSettings) -> int:
+        return self.first_iterations or 2 * settings.iterations
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["temporal_frames"] = list(self.temporal_frames)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Flows of a clip
+
+
+def compute_flows(frames: np.ndarray, steps: Sequence[int] = (1,), log=None) -> dict:
+    """{"backward_j": ..., "forward_j": ...} for every step j (see :func:`nst.flow.frame_flows`),
+    plus the seconds it took."""
+    t = time.perf_counter()
+    out = {}
+    for j in sorted(set(steps)):
+        out[f"backward_{j}"], out[f"forward_{j}"] = flow.frame_flows(frames, j)
+    out["seconds"] = np.float64(time.perf_counter() - t)
+    if log:
+        steps_text = ",".join(map(str, sorted(set(steps))))
+        log(f"flow: {len(frames)} frames, steps {steps_text}: {float(out['seconds']):.2f} s")
+    return out
+
+
+def flow_job(clip_path, out, steps: Sequence[int] = (1,)) -> None:
+    """Flows of a prepared clip, written once per video (the workflow's ``video_flow`` rule)."""
+    clip = load_clip(clip_path)
+    save_arrays(out, **compute_flows(clip.frames, steps, log=_log))
+
+
+def _load_flows(path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+# ---------------------------------------------------------------------------------------------
+# The temporal loss term
+
+
+class TemporalLoss:
+    """``Σ_j mean(c_j ⊙ (x − target_j)²) / variance`` at whatever scale the engine optimises
+    (targets and weights resized once per shape, at trace time)."""
+
+    def __init__(self, targets: Sequence[np.ndarray], weights: Sequence[np.ndarray], variance):
+        self.targets = [np.asarray(t, np.float32) for t in targets]
+        self.weights = [np.asarray(c, np.float32) for c in weights]
+        self.scale = 1.0 / max(float(variance), 1.0)
+
+    def _at(self, shape, channels):
+        import tensorflow as tf
+
+        out = []
+        for target, c in zip(self.targets, self.weights, strict=True):
+            if target.shape[:2] != tuple(shape):
+                target = images.resize(target, shape)
+                c = images.resize(c[..., None], shape)[..., 0].clip(0, 1)
+            if channels == 1:
+                from nst.color import rgb_to_luminance
+
+                target = rgb_to_luminance(target)
+            out.append((tf.constant(target), tf.constant(c[..., None])))
+        return out
+
+    def __call__(self, x):
+        import tensorflow as tf
+
+        terms = [
+            tf.reduce_mean(c * tf.square(x - t)) for t, c in self._at(x.shape[:2], x.shape[-1])
+        ]
+        return tf.add_n(terms) * self.scale
+
+
+# ---------------------------------------------------------------------------------------------
+# The frame loop
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def frame_path(work_dir: Path, i: int) -> Path:
+    return Path(work_dir) / f"frame_{i + 1:05d}.png"
+
+
+def _finished(work_dir: Path, i: int) -> dict | None:
+    png, record = frame_path(work_dir, i), frame_path(work_dir, i).with_suffix(".json")
+    if png.is_file() and record.is_file():
+        return json.loads(record.read_text())
+    return None
+
+
+@dataclass
+class _Pair:
+    """What frame i knows about an earlier frame i - j: flow back to it and weights."""
+
+    step: int
+    backward: np.ndarray
+    weights: np.ndarray
+
+
+def _pairs(flows: dict, i: int, steps: Sequence[int]) -> list[_Pair]:
+    pairs = []
+    for j in steps:
+        if i - j < 0:
+            continue
+        back, fwd = flows[f"backward_{j}"][i - j], flows[f"forward_{j}"][i - j]
+        pairs.append(_Pair(j, back, flow.consistency(back, fwd)))
+    return pairs
+
+
+def stylize_frames(
+    clip: Clip,
+    styles: Sequence,
+    settings: TransferSettings,
+    options: VideoOptions,
+    work_dir: str | os.PathLike,
+    *,
+    flows: dict | None = None,
+    log: Callable[[str], None] = _log,
+) -> tuple[list[np.ndarray], list[dict], dict]:
+    """Stylise every frame of ``clip`` into ``work_dir`` (resuming there); returns the frames,
+    their records and the flows used."""
+    from nst.engine import transfer
+
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    frames = clip.frames
+    n = len(frames)
+    steps = options.temporal_frames
+    flow_seconds = 0.0
+    if flows is None or any(f"backward_{j}" not in flows for j in steps):
+        cache = work_dir / "flows.npz"
+        flows = _load_flows(cache) if cache.is_file() else {}
+        if any(f"backward_{j}" not in flows for j in steps):
+            flows = compute_flows(frames, steps, log=log)
+            save_arrays(cache, **flows)
+            flow_seconds = float(flows["seconds"])
+    style_arrays = [images.load_image(s, what="style image") for s in styles]
+    outputs: list[np.ndarray] = []
+    records: list[dict] = []
+    back_1, fwd_1 = flows["backward_1"], flows["forward_1"]
+    masks_1 = [flow.consistency(back_1[t], fwd_1[t]) for t in range(n - 1)]
+    pair_errors: list[float] = []
+
+    def engine_log(msg: str) -> None:  # the frame's own line below sums up the engine's "done:"
+        if not msg.startswith("done:"):
+            log(msg)
+
+    resuming = True
+    for i in range(n):
+        done = _finished(work_dir, i) if resuming else None
+        if resuming and done is None and i:
+            log(f"video: {i} frame(s) finished earlier in {work_dir}; resuming at frame {i + 1}")
+        resuming = done is not None
+        if done is not None:
+            outputs.append(images.to_uint8(images.load_image(frame_path(work_dir, i))))
+            records.append(done)
+            if i:
+                pair_errors += flow.pair_warping_errors(
+                    outputs[-2:], back_1[i - 1 : i], masks_1[i - 1 : i]
+                )
+            continue
+        t0 = time.perf_counter()
+        content = frames[i].astype(np.float32)
+        pairs = _pairs(flows, i, steps) if i else []
+        reliable = float(pairs[0].weights.mean()) if pairs else 0.0
+        cut = bool(pairs) and reliable < options.cut_threshold
+        warm = bool(pairs) and options.warm_start and not cut
+        if cut:
+            log(
+                f"frame {i + 1} of {n}: scene cut (only {reliable:.0%} of its pixels follow from "
+                f"frame {i}); starting again from its content"
+            )
+        kwargs: dict = {}
+        if warm:
+            prev = _warped(outputs, pairs)
+            c1 = pairs[0].weights[..., None]
+            kwargs["init_image"] = c1 * prev[0] + (1 - c1) * content
+            if options.temporal_weight > 0:
+                weights = flow.long_term_weights([p.weights for p in pairs])
+                term = TemporalLoss(prev, weights, content.var())
+                kwargs["extra_terms"] = {"temporal": (options.temporal_weight, term)}
+        if warm:
+            frame_settings = settings
+        else:
+            frame_settings = settings.replace(
+                iterations=options.iterations_first(settings), min_improvement=0.0
+            )
+        image, result = transfer(
+            content, style_arrays, frame_settings, log=engine_log, measure_quality=False, **kwargs
+        )
+        seconds = time.perf_counter() - t0
+        outputs.append(image)
+        if i:
+            pair_errors += flow.pair_warping_errors(
+                outputs[-2:], back_1[i - 1 : i], masks_1[i - 1 : i]
+            )
+        last = result.history[-1]
+        record = {
+            "frame": i + 1,
+            "start": "warped" if warm else "content",
+            "scene_cut": cut,
+            "reliable": round(reliable, 4),
+            "iterations": len(result.history),
+            "stop_reason": result.stop_reason,
+            "final_loss": {k: v for k, v in last.items() if k not in ("iteration", "size")},
+            "initial_loss": result.initial,
+            "seconds": round(seconds, 3),
+            "optimize_seconds": result.timings["optimize_seconds"],
+        }
+        write_json(frame_path(work_dir, i).with_suffix(".json"), record)
+        images.save_image(image, frame_path(work_dir, i))
+        records.append(record)
+        so_far = float(np.mean(pair_errors)) if pair_errors else 0.0
+        log(
+            f"frame {i + 1} of {n}: loss {last['total']:.4g} (style {last['style']:.3g}"
+            + (f", temporal {last['temporal']:.3g}" if "temporal" in last else "")
+            + f"), {result.history[-1]['iteration']} iterations, {seconds:.1f} s, "
+            f"warping error so far {so_far:.5f}"
+        )
+    return outputs, records, {**flows, "computed_seconds": flow_seconds}
+
+
+def _warped(outputs: list[np.ndarray], pairs: list[_Pair]) -> list[np.ndarray]:
+    return [flow.warp(outputs[-p.step].astype(np.float32), p.backward) for p in pairs]
+
+
+# ---------------------------------------------------------------------------------------------
+# Files in, video and record out
+
+
+def input_warping_error(clip: Clip, flows: dict) -> float:
+    """The input video's own warping error: the floor a stylised video can reach."""
+    back = flows["backward_1"]
+    masks = [flow.consistency(back[t], flows["forward_1"][t]) for t in range(len(back))]
+    return flow.warping_error(clip.frames, back, masks)
+
+
+def video_transfer(
+    clip: Clip | str | os.PathLike,
+    styles: Sequence,
+    output: str | os.PathLike,
+    metrics: str | os.PathLike | None = None,
+    settings: TransferSettings | None = None,
+    options: VideoOptions | None = None,
+    *,
+    preview: str | os.PathLike | None = None,
+    frames_dir: str | os.PathLike | None = None,
+    flows: str | os.PathLike | dict | None = None,
+    log: Callable[[str], None] = _log,
+) -> dict:
+    """Stylise a clip (or a video path) into an H.264 mp4; returns the run record.
+
+    Frames are made in ``frames_dir`` (kept) or in ``OUTPUT.work/`` beside the output (removed
+    once the video is written); either resumes a killed run. ``flows`` is a file written by
+    :func:`flow_job` (or such a dict); without it the flows are computed and cached there.
+    """
+    t0 = time.perf_counter()
+    settings = settings or TransferSettings()
+    options = options or VideoOptions()
+    output = Path(output)
+    if output.suffix.lower() != ".mp4":
+        raise SettingsError(f"output {output} must end in .mp4 (H.264 video).")
+    if preview is not None and Path(preview).suffix.lower() not in (".gif", ".webp"):
+        raise SettingsError(f"preview {preview} must end in .gif or .webp.")
+    if not isinstance(clip, Clip):
+        clip = read_video(clip, size=settings.size)
+    style_paths = list(styles)
+    for s in style_paths:  # a bad style fails before any frame is made
+        images.load_image(s, what="style image")
+    if not isinstance(flows, dict) and flows is not None:
+        flows = _load_flows(flows)
+    work_dir = Path(frames_dir) if frames_dir else output.with_name(output.name + ".work")
+    size = max(clip.shape)
+    if size != settings.size:
+        settings = settings.replace(size=size)  # frames are stylised at the clip's size
+    log(
+        f"video: {len(clip.frames)} frames of {clip.shape[1]}x{clip.shape[0]} px at "
+        f"{clip.fps:g} fps; temporal weight {options.temporal_weight:g}, frames "
+        f"{','.join(map(str, options.temporal_frames))}"
+    )
+    outputs, records, flows = stylize_frames(
+        clip, style_paths, settings, options, work_dir, flows=flows, log=log
+    )
+    t_encode = time.perf_counter()
+    encode_mp4(outputs, clip.fps, output)
+    if preview is not None:
+        save_preview(outputs, clip.fps, preview)
+    encode_seconds = time.perf_counter() - t_encode
+    back = flows["backward_1"]
+    masks = [flow.consistency(back[t], flows["forward_1"][t]) for t in range(len(back))]
+    errors = flow.pair_warping_errors(outputs, back, masks)
+    record = _video_record(clip, style_paths, settings, options, records, flows, errors)
+    record["warping_error"]["input"] = round(flow.warping_error(clip.frames, back, masks), 6)
+    record["outputs"] = {"video": os.fspath(output), "preview": preview and os.fspath(preview)}
+    record["timings"]["encode_seconds"] = round(encode_seconds, 3)
+    record["timings"]["total_seconds"] = round(time.perf_counter() - t0, 3)
+    if metrics is not None:
+        write_json(metrics, record)
+    if frames_dir is None:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    log(
+        f"video: wrote {output}; warping error {record['warping_error']['output']:.5f} "
+        f"(input {record['warping_error']['input']:.5f}), mean style loss "
+        f"{record['style_loss']['mean']:.4g}"
+    )
+    return record
+
+
+def _video_record(clip, styles, settings, options, records, flows, errors) -> dict:
+    from nst.engine import library_versions
+
+    style_losses = [r["final_loss"]["style"] for r in records]
+    later = [r["seconds"] for r in records[1:]]
+    flow_seconds = float(flows.get("computed_seconds") or 0.0)
+    frame_seconds = sum(r["seconds"] for r in records)
+    return {
+        "settings": settings.to_dict(),
+        "video_options": options.to_dict(),
+        "seed": settings.seed,
+        "inputs": {"video": clip.source, "styles": [os.fspath(s) for s in styles]},
+        "output": {
+            "frames": len(records),
+            "height": clip.shape[0],
+            "width": clip.shape[1],
+            "fps": clip.fps,
+        },
+        "warping_error": {
+            "output": round(float(np.mean(errors)) if errors else 0.0, 6),
+            "per_pair": [round(e, 6) for e in errors],
+        },
+        "style_loss": {"mean": float(np.mean(style_losses)), "per_frame": style_losses},
+        "scene_cuts": [r["frame"] for r in records if r["scene_cut"]],
+        "timings": {
+            "flow_seconds": round(flow_seconds, 3),
+            "flow_share": round(flow_seconds / max(flow_seconds + frame_seconds, 1e-9), 4),
+            "first_frame_seconds": records[0]["seconds"],
+            "later_frame_seconds": round(float(np.mean(later)), 3) if later else None,
+            "frames_seconds": round(frame_seconds, 3),
+        },
+        "frames": records,
+        "versions": library_versions(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def _frames_list(text: str) -> tuple[int, ...]:
+    import argparse
+
+    try:
+        return tuple(int(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of frame distances") from None
+
+
+def add_cli(subparsers) -> None:
+    from nst.cli import add_transfer_options
+
+    p = subparsers.add_parser(
+        "video", help="stylise a video with temporal consistency (Ruder et al.)"
+    )
+    p.add_argument("input", help="video file (mp4, mov, avi, mkv, gif) or folder of frames")
+    p.add_argument("styles", nargs="+", metavar="style")
+    p.add_argument("-o", "--output", required=True, help="output video (.mp4, H.264)")
+    p.add_argument("--metrics", metavar="JSON", help="write the run record here")
+    p.add_argument("--preview", metavar="GIF|WEBP", help="also write an animated preview")
+    p.add_argument("--frames", metavar="DIR", help="keep the stylised frames (PNG) in DIR")
+    g = p.add_argument_group("video")
+    d = VideoOptions()
+    g.add_argument(
+        "--temporal-weight",
+        type=float,
+        default=d.temporal_weight,
+        help="γ of the temporal loss; default %(default)g (0: no temporal loss)",
+    )
+    g.add_argument(
+        "--temporal-frames",
+        type=_frames_list,
+        default=d.temporal_frames,
+        metavar="J[,J...]",
+        help="earlier frames the temporal loss looks at, e.g. 1,2,4 (default 1)",
+    )
+    g.add_argument(
+        "--first-iterations", type=int, metavar="N", help="first frame (default 2 x iterations)"
+    )
+    g.add_argument("--fps", type=float, help="resample to this frame rate")
+    g.add_argument("--start", type=float, default=0.0, help="seconds into the video")
+    g.add_argument("--duration", type=float, help="seconds of video to stylise")
+    g.add_argument("--max-frames", type=int, metavar="N", help="at most N frames")
+    add_transfer_options(p)
+    p.set_defaults(func=run_video_command, size=256, iterations=50, min_improvement=0.01)
+
+
+def run_video_command(args) -> int:
+    from nst.cli import settings_from_args
+    from nst.engine import import_tensorflow
+
+    settings = settings_from_args(args)
+    options = VideoOptions(
+        temporal_weight=args.temporal_weight,
+        temporal_frames=args.temporal_frames,
+        first_iterations=args.first_iterations,
+    )
+    if Path(args.output).suffix.lower() != ".mp4":
+        raise SettingsError(f"output {args.output} must end in .mp4 (H.264 video).")
+    clip = read_video(
+        args.input,
+        start=args.start,
+        duration=args.duration,
+        fps=args.fps,
+        max_frames=args.max_frames,
+        size=settings.size,
+    )
+    import_tensorflow(lean=True)
+    video_transfer(
+        clip,
+        args.styles,
+        args.output,
+        args.metrics,
+        settings,
+        options,
+        preview=args.preview,
+        frames_dir=args.frames,
+    )
+    return 0

@@ -1,0 +1,296 @@
+"""Video in and out: decode a file or a folder of numbered frames into a :class:`Clip` (trimmed,
+resampled, resized), store clips and flows losslessly, encode H.264 mp4 and animated previews.
+
+Decoding and encoding use PyAV (FFmpeg); every output is written atomically, and writing is
+deterministic (same frames, same bytes).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from nst import images
+from nst.atomic import atomic_path
+from nst.errors import ImageError, SettingsError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".gif", ".webm", ".m4v")
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+FOLDER_FPS = 25.0  # frames of a folder have no timing; --fps overrides
+
+
+class VideoError(ImageError):
+    """A video file or frames folder is missing, unreadable or unusable."""
+
+
+@dataclass
+class Clip:
+    """Frames (N, H, W, 3) uint8 at ``fps`` frames per second, and where they came from."""
+
+    frames: np.ndarray
+    fps: float
+    source: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.frames.shape[1], self.frames.shape[2]
+
+
+def even_shape(height: int, width: int, size: int | None) -> tuple[int, int]:
+    """``images.target_shape`` rounded down to even sides (H.264 in 4:2:0 needs them)."""
+    h, w = images.target_shape(height, width, size)
+    return max(2, h - h % 2), max(2, w - w % 2)
+
+
+def _frame_number(path: Path) -> tuple[int, str]:
+    numbers = re.findall(r"\d+", path.stem)
+    return (int(numbers[-1]) if numbers else -1, path.name)
+
+
+def _read_folder(folder: Path) -> tuple[list[np.ndarray], list[float] | None]:
+    files = sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file()),
+        key=_frame_number,
+    )
+    files = [p for p in files if not p.name.startswith(".")]
+    if not files:
+        raise VideoError(
+            f"folder {folder} holds no frames ({', '.join(FRAME_SUFFIXES)}); "
+            "point INPUT at a folder of numbered images or at a video file."
+        )
+    frames = []
+    for p in files:
+        try:
+            with Image.open(p) as im:
+                frames.append(np.asarray(images.to_rgb(im)))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise VideoError(f"frame {p} cannot be read ({exc}); replace or remove it.") from None
+        if frames[-1].shape != frames[0].shape:
+            h, w = frames[-1].shape[:2]
+            raise VideoError(
+                f"frame {p.name} is {w}x{h} but {files[0].name} is {frames[0].shape[1]}x"
+                f"{frames[0].shape[0]}; every frame of {folder} must have the same size."
+            )
+    return frames, None
+
+
+def _read_file(path: Path) -> tuple[list[np.ndarray], list[float], float]:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.InvalidDataError, av.error.DemuxerNotFoundError, UnicodeDecodeError):
+        raise VideoError(
+            f"{path} is not a video FFmpeg can read; give an mp4, mov, avi, mkv or gif file, "
+            "or a folder of frames."
+        ) from None
+    except OSError as exc:
+        raise VideoError(f"cannot open {path} ({exc.strerror or exc}); check the path.") from None
+    with container:
+        if not container.streams.video:
+            raise VideoError(
+                f"{path} holds no video frames (it has no video stream); give a video file."
+            )
+        stream = container.streams.video[0]
+        if stream.codec_context is None:
+            raise VideoError(
+                f"{path} uses a video codec FFmpeg does not know; re-encode it (e.g. "
+                "`ffmpeg -i IN -c:v libx264 OUT.mp4`)."
+            )
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        frames, times = [], []
+        try:
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                t = frame.time
+                times.append(float(t) if t is not None else len(times) / float(rate))
+        except av.error.FFmpegError as exc:
+            if not frames:
+                raise VideoError(
+                    f"{path} cannot be decoded ({exc}); re-encode it or use another copy."
+                ) from None
+    if not frames:
+        raise VideoError(f"{path} holds no video frames; give a video with at least one frame.")
+    return frames, times, float(rate)
+
+
+def _select(times: list[float], start: float, duration: float | None, fps: float | None):
+    """Indices of the decoded frames for a trim from ``start`` (s) lasting ``duration`` (s),
+    resampled to ``fps`` by taking the frame shown at each output time."""
+    first = times[0]
+    rel = [t - first for t in times]
+    end = rel[-1] + (rel[-1] - rel[-2] if len(rel) > 1 else 0.0)
+    if start >= end and start > 0:
+        raise SettingsError(
+            f"--start {start:g} s is past the end of the video ({end:.2f} s long); "
+            "choose an earlier start."
+        )
+    stop = end if duration is None else min(end, start + duration)
+    if fps is None:
+        return [i for i, t in enumerate(rel) if start - 1e-6 <= t < stop - 1e-6] or [
+            max(i for i, t in enumerate(rel) if t <= start + 1e-6)
+        ]
+    picks, k = [], 0
+    while True:
+        t = start + k / fps
+        if t >= stop - 1e-9 and picks:
+            break
+        shown = max((i for i, ti in enumerate(rel) if ti <= t + 1e-6), default=0)
+        picks.append(shown)
+        k += 1
+    return picks
+
+
+def read_video(
+    path: str | os.PathLike,
+    *,
+    start: float = 0.0,
+    duration: float | None = None,
+    fps: float | None = None,
+    max_frames: int | None = None,
+    size: int | None = None,
+) -> Clip:
+    """Decode a video file (mp4, mov, avi, mkv, gif, ...) or a folder of numbered frames.
+
+    ``start`` and ``duration`` in seconds trim it, ``fps`` resamples it (each output time takes
+    the frame shown then), ``max_frames`` keeps the first ones, ``size`` resizes the longest
+    side (sides rounded down to even numbers). Raises :class:`VideoError` naming the problem.
+    """
+    if start < 0 or (duration is not None and duration <= 0) or (fps is not None and fps <= 0):
+        raise SettingsError("--start must be zero or positive, --duration and --fps positive.")
+    if max_frames is not None and max_frames < 1:
+        raise SettingsError(f"--max-frames must be at least 1, not {max_frames}.")
+    p = Path(path)
+    if not p.exists():
+        raise VideoError(f"video {p} does not exist; check the path.")
+    if p.is_dir():
+        frames, _ = _read_folder(p)
+        rate = float(fps or FOLDER_FPS)
+        times = [i / rate for i in range(len(frames))]
+        source_fps = rate
+    else:
+        frames, times, source_fps = _read_file(p)
+    picks = _select(times, float(start), duration, None if p.is_dir() else fps)
+    picks = picks[:max_frames]
+    out_fps = float(fps) if fps else source_fps
+    h, w = frames[0].shape[:2]
+    if min(h, w) < images.MIN_SIDE:
+        raise VideoError(
+            f"{p} is only {w}x{h} pixels; videos need at least {images.MIN_SIDE} px a side."
+        )
+    shape = even_shape(h, w, size)
+    chosen = [frames[i] for i in picks]
+    if shape != (h, w):
+        chosen = [_resize_frame(f, shape) for f in chosen]
+    source = {
+        "path": os.fspath(p),
+        "width": w,
+        "height": h,
+        "decoded_frames": len(frames),
+        "fps": round(source_fps, 6),
+        "start": start,
+        "duration": duration,
+        "frame_indices": [int(i) for i in picks],
+    }
+    return Clip(np.stack(chosen).astype(np.uint8), out_fps, source)
+
+
+def _resize_frame(frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    with Image.fromarray(frame) as im:
+        return np.asarray(im.resize((shape[1], shape[0]), Image.Resampling.LANCZOS))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lossless storage (deterministic .npz: fixed zip timestamps)
+
+
+def save_arrays(path: str | os.PathLike, **arrays) -> Path:
+    """Like ``np.savez_compressed``, but the same arrays give the same bytes (atomic)."""
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, value in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(value), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
+    return Path(path)
+
+
+def save_clip(clip: Clip, path: str | os.PathLike) -> Path:
+    import json
+
+    return save_arrays(
+        path, frames=clip.frames, fps=np.float64(clip.fps), source=json.dumps(clip.source)
+    )
+
+
+def load_clip(path: str | os.PathLike) -> Clip:
+    import json
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return Clip(z["frames"], float(z["fps"]), json.loads(str(z["source"])))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise VideoError(f"{path} is not a prepared clip ({exc}); prepare it again.") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def encode_mp4(frames, fps: float, path: str | os.PathLike, *, crf: int = 18) -> Path:
+    """Encode uint8 RGB frames as H.264 (yuv420p, libx264 at ``crf``) in an mp4, atomically."""
+    import av
+
+    frames = [np.ascontiguousarray(f, np.uint8) for f in frames]
+    h, w = frames[0].shape[:2]
+    if h % 2 or w % 2:
+        raise SettingsError(f"H.264 needs even sides, not {w}x{h}; resize the frames.")
+    rate = Fraction(fps).limit_denominator(1001)
+    with atomic_path(path, suffix=".mp4") as tmp, av.open(str(tmp), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "medium"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return Path(path)
+
+
+def save_preview(frames, fps: float, path: str | os.PathLike, *, size: int | None = 320) -> Path:
+    """An animated GIF or WebP (by the suffix) of the frames, longest side at most ``size``."""
+    target = Path(path)
+    fmt = {".gif": "GIF", ".webp": "WEBP"}.get(target.suffix.lower())
+    if fmt is None:
+        raise SettingsError(f"preview {target} must end in .gif or .webp.")
+    h, w = np.shape(frames[0])[:2]
+    shape = images.target_shape(h, w, min(size, max(h, w)) if size else None)
+    pictures = [Image.fromarray(np.asarray(f, np.uint8)) for f in frames]
+    if shape != (h, w):
+        pictures = [p.resize((shape[1], shape[0]), Image.Resampling.LANCZOS) for p in pictures]
+    kwargs = {"save_all": True, "append_images": pictures[1:], "loop": 0}
+    kwargs["duration"] = max(20, round(1000 / fps))
+    if fmt == "WEBP":
+        kwargs.update(quality=80, method=4)
+    else:
+        kwargs.update(optimize=False, disposal=1)
+    with atomic_path(target) as tmp:
+        pictures[0].save(tmp, fmt, **kwargs)
+    return target
+
+
+def frames_at(path: str | os.PathLike, count: int) -> list[np.ndarray]:
+    """``count`` frames of a video at evenly spaced times (first and last included)."""
+    frames = read_video(path).frames
+    index = np.linspace(0, len(frames) - 1, count).round().astype(int)
+    return [frames[i] for i in index]
