@@ -44,6 +44,48 @@ class Clip:
         return self.frames.shape[1], self.frames.shape[2]
 
 
+CONTAINER_EXT = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "mkv", "avi": "avi"}
+
+
+def _still_image(container) -> bool:
+    """FFmpeg opens a JPEG or PNG as a one-frame "video"; that is not one."""
+    name = container.format.name
+    return name.endswith("_pipe") or name == "image2"
+
+
+def inspect_video(data: bytes, *, what: str, max_pixels: int, content_type: str = ""):
+    """The dataset's check of a ``video`` source: decodes as a video with at least one frame of
+    at most ``max_pixels``; returns its :class:`nst.dataset.ImageInfo` (container, size)."""
+    import av
+
+    from nst.dataset import ImageInfo
+
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            fmt = container.format.name
+            if _still_image(container):
+                raise VideoError(f"{what} is a still image, not a video; use it as content.")
+            if not container.streams.video:
+                raise VideoError(f"{what} holds no video frames (it has no video stream).")
+            stream = container.streams.video[0]
+            if stream.codec_context is None:
+                raise VideoError(f"{what} uses a video codec FFmpeg does not know; re-encode it.")
+            frame = next(container.decode(stream), None)
+    except av.error.FFmpegError:
+        served = f", served as {content_type.split(';')[0]}" if content_type else ""
+        raise VideoError(
+            f"{what} is not a video FFmpeg can read{served}; point the source at an mp4, mov, avi, "
+            "mkv or gif file."
+        ) from None
+    if frame is None:
+        raise VideoError(f"{what} holds no video frames; give a video with at least one frame.")
+    if frame.width * frame.height > max_pixels:
+        raise VideoError(f"{what} has {frame.width}x{frame.height} pixel frames, over the limit.")
+    if min(frame.width, frame.height) < images.MIN_SIDE:
+        raise VideoError(f"{what} is only {frame.width}x{frame.height} pixels; use a larger video.")
+    return ImageInfo(fmt, CONTAINER_EXT.get(fmt, fmt.split(",")[0]), frame.width, frame.height)
+
+
 def even_shape(height: int, width: int, size: int | None) -> tuple[int, int]:
     """``images.target_shape`` rounded down to even sides (H.264 in 4:2:0 needs them)."""
     h, w = images.target_shape(height, width, size)
@@ -95,6 +137,10 @@ def _read_file(path: Path) -> tuple[list[np.ndarray], list[float], float]:
     except OSError as exc:
         raise VideoError(f"cannot open {path} ({exc.strerror or exc}); check the path.") from None
     with container:
+        if _still_image(container):
+            raise VideoError(
+                f"{path} is a still image, not a video; give a video file or a folder of frames."
+            )
         if not container.streams.video:
             raise VideoError(
                 f"{path} holds no video frames (it has no video stream); give a video file."

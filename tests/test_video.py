@@ -295,3 +295,52 @@ def test_options_are_checked():
     with pytest.raises(NSTError, match="zero or positive"):
         temporal.VideoOptions(temporal_weight=-1)
     assert temporal.VideoOptions(temporal_frames="4,1,2").temporal_frames == (1, 2, 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# The workflow
+
+
+@pytest.mark.slow
+def test_workflow_runs_a_video_job_end_to_end(tmp_path):
+    import csv
+
+    from test_workflow import make_images, snakemake_command, tiny_config, write_config
+
+    images = make_images(tmp_path / "inputs")
+    config = tiny_config(images, styles=("red",))
+    config["dataset"]["sources"]["content"] = config["dataset"]["sources"]["content"][:1]
+    config["dataset"]["sources"]["video"] = [{"path": str(CLIP), "name": "bunny"}]
+    config["params"] = {"soft": {"style_weight": 1.0}}
+    config["video"] = {
+        "prepare": {"size": 64, "max_frames": 4, "fps": 6.25},
+        "defaults": {"iterations": 3, "first_iterations": 4},
+        "params": {"still": {"temporal_weight": 0}, "steady": {"temporal_weight": 1}},
+        "strip_frames": 3,
+    }
+    wd = tmp_path / "run"
+    write_config(wd, config)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(snakemake_command(wd), capture_output=True, text=True, env=env, cwd=wd)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stderr.count("rule video_flow:") == 1  # one flow, shared by both sets
+    assert proc.stderr.count("rule video_transfer:") == 2
+    for vset in ("still", "steady"):
+        run = wd / "results" / "video" / "bunny" / "red" / vset
+        clip = video.read_video(run / "video.mp4")
+        assert clip.frames.shape == (4, 36, 64, 3) and clip.fps == 6.25
+        with Image.open(run / "preview.gif") as im:
+            assert im.n_frames == 4
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["output"]["frames"] == 4 and metrics["warping_error"]["output"] > 0
+        assert metrics["video_options"]["temporal_weight"] == {"still": 0, "steady": 1}[vset]
+        assert not (run / "frames.npz.work").exists()
+    with Image.open(wd / "results" / "sheets" / "video" / "bunny.png") as im:
+        assert im.width == 4 * (48 + 12)  # header column + 3 frames
+    rows = list(csv.DictReader((wd / "results" / "summary.csv").open()))
+    videos = [r for r in rows if r["content"] == "bunny"]
+    assert len(rows) == 3 and len(videos) == 2
+    assert all(float(r["warping_error"]) > 0 for r in videos)
+    assert (wd / "logs" / "video" / "bunny" / "red" / "steady.log").read_text().count(
+        " of 4: loss"
+    ) == 4
