@@ -198,6 +198,49 @@ def test_every_bad_input_is_one_error_line_exit_2_nothing_written(tmp_path):
         assert not list(out.iterdir()), case
 
 
+def test_dataset_video_role_from_a_path_and_a_url_cached_with_provenance(tmp_path, monkeypatch):
+    from http_fixtures import FixtureServer, png_bytes
+
+    from nst.dataset import fetch_dataset, read_manifest
+
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(var, "127.0.0.1,localhost")
+    (tmp_path / "c.png").write_bytes(png_bytes(1))
+    (tmp_path / "s.png").write_bytes(png_bytes(2))
+    short = video.encode_mp4(video.read_video(CLIP, max_frames=3).frames, 12.5, tmp_path / "v.mp4")
+    data = short.read_bytes()
+    with FixtureServer() as srv:
+        url = srv.add("/clips/walk.mp4", *[_reply(data)])
+        srv.add("/clips/still.mp4", _reply(png_bytes(3)))
+        sources = {
+            "content": [str(tmp_path / "c.png")],
+            "style": [str(tmp_path / "s.png")],
+            "video": [
+                {"path": str(CLIP), "name": "local", "license": "CC BY 3.0"},
+                {"url": url, "name": "remote"},
+                {"url": srv.url("/clips/still.mp4"), "name": "still"},
+            ],
+        }
+        args = (sources, tmp_path / "images", tmp_path / "manifest.tsv")
+        kw = dict(cache_dir=tmp_path / "cache", http={"delay": 0}, log=lambda m: None)
+        fetch_dataset(*args, **kw)
+        fetch_dataset(*args, **kw)  # a rerun asks the server nothing
+        assert srv.counts["/clips/walk.mp4"] == 1
+    rows = {r["name"]: r for r in read_manifest(tmp_path / "manifest.tsv") if r["role"] == "video"}
+    assert rows["local"]["status"] == rows["remote"]["status"] == "ok"
+    assert rows["remote"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert (rows["remote"]["width"], rows["remote"]["height"]) == (192, 108)
+    assert rows["local"]["license"] == "CC BY 3.0" and rows["remote"]["file"] == "video/remote.mp4"
+    assert (tmp_path / "images" / "video" / "remote.mp4").read_bytes() == data
+    assert rows["still"]["status"] == "failed" and "still image" in rows["still"]["note"]
+
+
+def _reply(body: bytes):
+    from http_fixtures import Reply
+
+    return Reply(body=body, content_type="video/mp4")
+
+
 # ---------------------------------------------------------------------------------------------
 # Transfer (slow: real optimisation at small sizes)
 
@@ -320,7 +363,7 @@ def test_workflow_runs_a_video_job_end_to_end(tmp_path):
     }
     wd = tmp_path / "run"
     write_config(wd, config)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}  # conftest puts this checkout first
     proc = subprocess.run(snakemake_command(wd), capture_output=True, text=True, env=env, cwd=wd)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert proc.stderr.count("rule video_flow:") == 1  # one flow, shared by both sets
@@ -344,3 +387,27 @@ def test_workflow_runs_a_video_job_end_to_end(tmp_path):
     assert (wd / "logs" / "video" / "bunny" / "red" / "steady.log").read_text().count(
         " of 4: loss"
     ) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preserve_color", ["none", "luminance"])
+def test_the_temporal_term_rides_on_the_engine_at_every_scale(preserve_color):
+    """The engine's hooks: the start image is used, the extra term is optimised and recorded,
+    under luminance-only transfer (one channel) and across scales (targets resized)."""
+    from nst.engine import transfer
+    from nst.temporal import TemporalLoss
+
+    frames = moving_square(n=2, h=72, w=96, side=24, y0=20)
+    content = frames[1].astype(np.float32)
+    target = frames[0].astype(np.float32)  # pull the frame towards a shifted copy
+    term = TemporalLoss([target], [np.ones(content.shape[:2], np.float32)], content.var())
+    common = dict(model="vgg16-hed", size=96, iterations=6, print_every=0, scales=2,
+                  preserve_color=preserve_color, coarse_iterations=3)  # fmt: skip
+    out, rec = transfer(content, [str(STYLE)], **common, init_image=target,
+                        extra_terms={"temporal": (100.0, term)}, log=lambda m: None)  # fmt: skip
+    assert [s["size"] for s in rec.scales] == [68, 96]
+    assert rec.initial["temporal"] < 1e-4  # started from the target (resized to 68 px)
+    assert all("temporal" in row for row in rec.history)
+    plain, _ = transfer(content, [str(STYLE)], **common, log=lambda m: None)
+    far = np.abs(plain.astype(float) - target).mean()
+    assert np.abs(out.astype(float) - target).mean() < 0.5 * far  # the term held it there
