@@ -194,6 +194,12 @@ def parse_sources(sources: dict) -> dict[str, list[Source]]:
                 f"sources.{role} must be a non-empty list of url/page/path entries."
             )
         plan[role] = [_parse_spec(role, i, spec) for i, spec in enumerate(specs, 1)]
+        for source in plan[role] if role == VIDEO_ROLE else ():
+            if source.kind == "page" or source.mask:
+                raise SettingsError(
+                    f"sources.video[{source.index - 1}] takes url or path, and no mask; "
+                    "list the video file or its URL."
+                )
         seen: set[str] = set()
         for source in plan[role]:
             if _single_image(source):

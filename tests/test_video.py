@@ -235,6 +235,16 @@ def test_dataset_video_role_from_a_path_and_a_url_cached_with_provenance(tmp_pat
     assert rows["still"]["status"] == "failed" and "still image" in rows["still"]["note"]
 
 
+def test_dataset_video_sources_take_no_pages_or_masks():
+    from nst.dataset import parse_sources
+
+    base = {"content": ["c.png"], "style": ["s.png"]}
+    for spec in ({"page": "https://example.org/"}, {"path": "v.mp4", "mask": "m.png"}):
+        with pytest.raises(NSTError, match=r"sources.video\[0\] takes url or path"):
+            parse_sources({**base, "video": [spec]})
+    assert "video" not in parse_sources(base)
+
+
 def _reply(body: bytes):
     from http_fixtures import Reply
 
