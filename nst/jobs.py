@@ -256,7 +256,7 @@ def prepare_video_job(src, dst, prepare: dict, failure: str = "") -> None:
 
 
 def video_flow_job(clip, out, steps: Sequence[int]) -> None:
-    from nst.temporal import flow_job
+    from nst.video_commands import flow_job
 
     flow_job(clip, out, [int(s) for s in steps])
 
@@ -272,7 +272,7 @@ def video_transfer_job(
         where = "CPU" if slot is None else f"GPU {slot}"
         print(f"nst: video {clip} x {', '.join(map(str, styles))} on {where}", flush=True)
         from nst.engine import import_tensorflow
-        from nst.temporal import stylize_job
+        from nst.video_commands import stylize_job
 
         import_tensorflow(lean=True)
         stylize_job(
@@ -281,7 +281,7 @@ def video_transfer_job(
 
 
 def video_encode_job(frames, video, preview) -> None:
-    from nst.temporal import encode_job
+    from nst.video_commands import encode_job
 
     encode_job(frames, video, preview)
     print(f"nst: wrote {video} and {preview}")

@@ -275,6 +275,7 @@ def test_temporal_transfer_flickers_much_less_than_frame_by_frame(tmp_path):
     for name, options in {
         "frame_by_frame": temporal.VideoOptions(0, warm_start=False, first_iterations=16),
         "temporal": temporal.VideoOptions(first_iterations=16),
+        "long_term": temporal.VideoOptions(temporal_frames=(1, 2, 4), first_iterations=16),
     }.items():
         records[name] = temporal.video_transfer(
             clip, [STYLE], tmp_path / f"{name}.mp4", tmp_path / f"{name}.json", settings,
@@ -282,6 +283,9 @@ def test_temporal_transfer_flickers_much_less_than_frame_by_frame(tmp_path):
         )  # fmt: skip
     fbf, tmp = records["frame_by_frame"], records["temporal"]
     assert tmp["warping_error"]["output"] < 0.5 * fbf["warping_error"]["output"]
+    long = records["long_term"]  # frame 5 also looks back to frames 3 and 1
+    assert long["video_options"]["temporal_frames"] == [1, 2, 4]
+    assert long["warping_error"]["output"] < 0.5 * fbf["warping_error"]["output"]
     assert tmp["warping_error"]["input"] == fbf["warping_error"]["input"] > 0
     assert tmp["style_loss"]["mean"] < 1.5 * fbf["style_loss"]["mean"]
     assert [f["start"] for f in tmp["frames"]] == ["content"] + ["warped"] * 4

@@ -3,7 +3,7 @@ import re
 import pandas as pd
 from snakemake.utils import Paramspace
 
-from nst import grid, jobs, temporal
+from nst import grid, jobs, video_commands
 
 IMAGES = "results/dataset/images"
 MANIFEST = "results/dataset/manifest.tsv"
@@ -131,8 +131,8 @@ SHEET_PARAMS = dict(
 
 # Videos: dataset role "video", x styles x video sets (config "video"; see nst.temporal).
 VIDEO = config["video"]
-VIDEO_SETS = temporal.video_sets(config)
-VIDEO_STEPS = temporal.flow_steps(VIDEO_SETS)
+VIDEO_SETS = video_commands.video_sets(config)
+VIDEO_STEPS = video_commands.flow_steps(VIDEO_SETS)
 VIDEO_LABELS = {
     name: grid.describe(v)
     for name, v in grid.differing_values(
