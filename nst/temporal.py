@@ -38,6 +38,9 @@ from nst.errors import SettingsError
 from nst.settings import TransferSettings
 from nst.video import Clip, encode_mp4, read_video, save_arrays, save_preview
 
+# keys of an engine history row that are not loss terms
+HISTORY_BOOKKEEPING = ("iteration", "size", "evaluations", "seconds")
+
 
 @dataclass
 class VideoOptions:
@@ -266,7 +269,7 @@ def stylize_frames(
             "reliable": round(reliable, 4),
             "iterations": len(result.history),
             "stop_reason": result.stop_reason,
-            "final_loss": {k: v for k, v in last.items() if k not in ("iteration", "size")},
+            "final_loss": {k: v for k, v in last.items() if k not in HISTORY_BOOKKEEPING},
             "initial_loss": result.initial,
             "seconds": round(seconds, 3),
             "optimize_seconds": result.timings["optimize_seconds"],
