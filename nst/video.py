@@ -97,7 +97,8 @@ def _frame_number(path: Path) -> tuple[int, str]:
     return (int(numbers[-1]) if numbers else -1, path.name)
 
 
-def _read_folder(folder: Path) -> tuple[list[np.ndarray], list[float] | None]:
+def _folder_files(folder: Path) -> list[Path]:
+    """The numbered frames of a folder, all of one size (read from the headers only)."""
     files = sorted(
         (p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file()),
         key=_frame_number,
@@ -108,23 +109,30 @@ def _read_folder(folder: Path) -> tuple[list[np.ndarray], list[float] | None]:
             f"folder {folder} holds no frames ({', '.join(FRAME_SUFFIXES)}); "
             "point INPUT at a folder of numbered images or at a video file."
         )
-    frames = []
+    sizes = []
     for p in files:
         try:
             with Image.open(p) as im:
-                frames.append(np.asarray(images.to_rgb(im)))
+                sizes.append(im.size)
         except (UnidentifiedImageError, OSError) as exc:
             raise VideoError(f"frame {p} cannot be read ({exc}); replace or remove it.") from None
-        if frames[-1].shape != frames[0].shape:
-            h, w = frames[-1].shape[:2]
+        if sizes[-1] != sizes[0]:
             raise VideoError(
-                f"frame {p.name} is {w}x{h} but {files[0].name} is {frames[0].shape[1]}x"
-                f"{frames[0].shape[0]}; every frame of {folder} must have the same size."
+                f"frame {p.name} is {sizes[-1][0]}x{sizes[-1][1]} but {files[0].name} is "
+                f"{sizes[0][0]}x{sizes[0][1]}; every frame of {folder} must have the same size."
             )
-    return frames, None
+    return files
 
 
-def _read_file(path: Path) -> tuple[list[np.ndarray], list[float], float]:
+def _load_frame(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            return np.asarray(images.to_rgb(im))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise VideoError(f"frame {path} cannot be read ({exc}); replace or remove it.") from None
+
+
+def _open(path: Path):
     import av
 
     try:
@@ -136,28 +144,54 @@ def _read_file(path: Path) -> tuple[list[np.ndarray], list[float], float]:
         ) from None
     except OSError as exc:
         raise VideoError(f"cannot open {path} ({exc.strerror or exc}); check the path.") from None
-    with container:
-        if _still_image(container):
-            raise VideoError(
-                f"{path} is a still image, not a video; give a video file or a folder of frames."
-            )
-        if not container.streams.video:
-            raise VideoError(
-                f"{path} holds no video frames (it has no video stream); give a video file."
-            )
+    if _still_image(container):
+        container.close()
+        raise VideoError(
+            f"{path} is a still image, not a video; give a video file or a folder of frames."
+        )
+    if not container.streams.video:
+        container.close()
+        raise VideoError(
+            f"{path} holds no video frames (it has no video stream); give a video file."
+        )
+    if container.streams.video[0].codec_context is None:
+        container.close()
+        raise VideoError(
+            f"{path} uses a video codec FFmpeg does not know; re-encode it (e.g. "
+            "`ffmpeg -i IN -c:v libx264 OUT.mp4`)."
+        )
+    return container
+
+
+def _decode(path: Path, start: float, until, shape_for) -> tuple[list, list, list, float, int]:
+    """Decode only what a trim needs: the frame shown at ``start`` and those after it, until
+    ``until(time, kept)`` says stop; each kept frame resized by ``shape_for(h, w)`` at once.
+    Returns (frames, times from the first frame, decoded indices, frame rate, frames decoded)."""
+    import av
+
+    frames, times, indices = [], [], []
+    n = 0
+    with _open(path) as container:
         stream = container.streams.video[0]
-        if stream.codec_context is None:
-            raise VideoError(
-                f"{path} uses a video codec FFmpeg does not know; re-encode it (e.g. "
-                "`ffmpeg -i IN -c:v libx264 OUT.mp4`)."
-            )
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        frames, times = [], []
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        first = None
         try:
-            for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
-                t = frame.time
-                times.append(float(t) if t is not None else len(times) / float(rate))
+            for n, frame in enumerate(container.decode(stream), 1):
+                t = float(frame.time) if frame.time is not None else (n - 1) / rate
+                first = t if first is None else first
+                t -= first
+                if frames and t > start + 1e-6 and until(t, len(frames)):
+                    break
+                shape = shape_for(frame.height, frame.width)
+                array = frame.to_ndarray(format="rgb24")
+                if shape != array.shape[:2]:
+                    array = _resize_frame(array, shape)
+                if frames and t <= start + 1e-6:  # not shown at start: the newer one is
+                    frames[-1], times[-1], indices[-1] = array, t, n - 1
+                else:
+                    frames.append(array)
+                    times.append(t)
+                    indices.append(n - 1)
         except av.error.FFmpegError as exc:
             if not frames:
                 raise VideoError(
@@ -165,32 +199,19 @@ def _read_file(path: Path) -> tuple[list[np.ndarray], list[float], float]:
                 ) from None
     if not frames:
         raise VideoError(f"{path} holds no video frames; give a video with at least one frame.")
-    return frames, times, float(rate)
+    return frames, times, indices, rate, n
 
 
-def _select(times: list[float], start: float, duration: float | None, fps: float | None):
-    """Indices of the decoded frames for a trim from ``start`` (s) lasting ``duration`` (s),
-    resampled to ``fps`` by taking the frame shown at each output time."""
-    first = times[0]
-    rel = [t - first for t in times]
-    end = rel[-1] + (rel[-1] - rel[-2] if len(rel) > 1 else 0.0)
-    if start >= end and start > 0:
-        raise SettingsError(
-            f"--start {start:g} s is past the end of the video ({end:.2f} s long); "
-            "choose an earlier start."
-        )
-    stop = end if duration is None else min(end, start + duration)
+def _select(times: list[float], start: float, stop: float, fps: float | None) -> list[int]:
+    """Positions in ``times`` of the frames shown from ``start`` to ``stop`` (s): each frame,
+    or with ``fps`` the one shown at each output time ``start + k / fps``."""
     if fps is None:
-        return [i for i, t in enumerate(rel) if start - 1e-6 <= t < stop - 1e-6] or [
-            max(i for i, t in enumerate(rel) if t <= start + 1e-6)
-        ]
+        shown = max((i for i, t in enumerate(times) if t <= start + 1e-6), default=0)
+        return [shown] + [i for i, t in enumerate(times) if start + 1e-6 < t < stop - 1e-6]
     picks, k = [], 0
-    while True:
+    while not picks or start + k / fps < stop - 1e-9:
         t = start + k / fps
-        if t >= stop - 1e-9 and picks:
-            break
-        shown = max((i for i, ti in enumerate(rel) if ti <= t + 1e-6), default=0)
-        picks.append(shown)
+        picks.append(max((i for i, ti in enumerate(times) if ti <= t + 1e-6), default=0))
         k += 1
     return picks
 
@@ -208,7 +229,8 @@ def read_video(
 
     ``start`` and ``duration`` in seconds trim it, ``fps`` resamples it (each output time takes
     the frame shown then), ``max_frames`` keeps the first ones, ``size`` resizes the longest
-    side (sides rounded down to even numbers). Raises :class:`VideoError` naming the problem.
+    side (sides rounded down to even numbers). Only the trimmed part is decoded and kept, so a
+    long video costs the memory of its clip. Raises :class:`VideoError` naming the problem.
     """
     if start < 0 or (duration is not None and duration <= 0) or (fps is not None and fps <= 0):
         raise SettingsError("--start must be zero or positive, --duration and --fps positive.")
@@ -217,39 +239,68 @@ def read_video(
     p = Path(path)
     if not p.exists():
         raise VideoError(f"video {p} does not exist; check the path.")
+    start = float(start)
+    end = start + duration if duration else float("inf")
+    if max_frames and fps:
+        end = min(end, start + (max_frames - 0.5) / fps)
+    source_size: list[int] = []
+
+    def shape_for(h: int, w: int) -> tuple[int, int]:
+        if not source_size:
+            source_size.extend((w, h))
+            if min(h, w) < images.MIN_SIDE:
+                raise VideoError(
+                    f"{p} is only {w}x{h} pixels; videos need at least {images.MIN_SIDE} px a side."
+                )
+        return even_shape(h, w, size)
+
     if p.is_dir():
-        frames, _ = _read_folder(p)
+        files = _folder_files(p)
         rate = float(fps or FOLDER_FPS)
-        times = [i / rate for i in range(len(frames))]
+        times = [i / rate for i in range(len(files))]
+        length = len(files) / rate
+        picks = _select(times, start, min(end, length), None)
+        if start >= length:
+            picks = []
+        frames, indices, decoded = [], [], len(files)
+        for i in picks[:max_frames]:
+            frame = _load_frame(files[i])
+            frames.append(_resize_frame(frame, shape_for(*frame.shape[:2])))
+            indices.append(i)
         source_fps = rate
     else:
-        frames, times, source_fps = _read_file(p)
-    picks = _select(times, float(start), duration, None if p.is_dir() else fps)
-    picks = picks[:max_frames]
-    out_fps = float(fps) if fps else source_fps
-    h, w = frames[0].shape[:2]
-    if min(h, w) < images.MIN_SIDE:
-        raise VideoError(
-            f"{p} is only {w}x{h} pixels; videos need at least {images.MIN_SIDE} px a side."
+
+        def until(t: float, kept: int) -> bool:
+            return t >= end - 1e-6 or (
+                fps is None and max_frames is not None and kept >= max_frames
+            )
+
+        frames, times, indices, source_fps, decoded = _decode(p, start, until, shape_for)
+        length = times[-1] + (times[-1] - times[-2] if len(times) > 1 else 1.0 / source_fps)
+        picks = [] if start >= length else _select(times, start, min(end, length), fps)
+        frames = [frames[i] for i in picks[:max_frames]]
+        indices = [indices[i] for i in picks[:max_frames]]
+    if not frames:
+        raise SettingsError(
+            f"--start {start:g} s is past the end of the video ({length:.2f} s long); "
+            "choose an earlier start."
         )
-    shape = even_shape(h, w, size)
-    chosen = [frames[i] for i in picks]
-    if shape != (h, w):
-        chosen = [_resize_frame(f, shape) for f in chosen]
     source = {
         "path": os.fspath(p),
-        "width": w,
-        "height": h,
-        "decoded_frames": len(frames),
+        "width": source_size[0],
+        "height": source_size[1],
+        "decoded_frames": decoded,
         "fps": round(source_fps, 6),
         "start": start,
         "duration": duration,
-        "frame_indices": [int(i) for i in picks],
+        "frame_indices": [int(i) for i in indices],
     }
-    return Clip(np.stack(chosen).astype(np.uint8), out_fps, source)
+    return Clip(np.stack(frames).astype(np.uint8), float(fps) if fps else source_fps, source)
 
 
 def _resize_frame(frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if frame.shape[:2] == tuple(shape):
+        return frame
     with Image.fromarray(frame) as im:
         return np.asarray(im.resize((shape[1], shape[0]), Image.Resampling.LANCZOS))
 
@@ -304,13 +355,28 @@ def encode_mp4(frames, fps: float, path: str | os.PathLike, *, crf: int = 18) ->
     with atomic_path(path, suffix=".mp4") as tmp, av.open(str(tmp), "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "medium"}
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
+        planes = [_yuv420p(frame) for frame in frames]
+        for plane in planes:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(plane, format="yuv420p")):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     return Path(path)
+
+
+def _yuv420p(frame: np.ndarray) -> np.ndarray:
+    """RGB to 8-bit YUV 4:2:0 (BT.601, limited range: FFmpeg's default, so decoders give the
+    colours back) in PyAV's (H * 3 / 2, W) layout, computed here. FFmpeg's own conversion,
+    inside the encoder or called directly, made other bytes from the same frames now and then
+    (1 to 5 in 15 encodes of the sample clip); the encoder alone is deterministic."""
+    rgb = np.asarray(frame, np.float64)
+    h, w = rgb.shape[:2]
+    m = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]])
+    ycc = rgb @ (m.T / 255.0) + np.array([16.0, 128.0, 128.0])
+    chroma = ycc[..., 1:].reshape(h // 2, 2, w // 2, 2, 2).mean(axis=(1, 3))
+    planes = [ycc[..., 0].ravel(), chroma[..., 0].ravel(), chroma[..., 1].ravel()]
+    return np.clip(np.rint(np.concatenate(planes)), 0, 255).astype(np.uint8).reshape(-1, w)
 
 
 def save_preview(frames, fps: float, path: str | os.PathLike, *, size: int | None = 320) -> Path:
