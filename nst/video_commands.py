@@ -154,18 +154,13 @@ def stylize_job(
     """The workflow's video transfer: stylised frames (lossless .npz) and the run record; the
     frames are made in ``FRAMES_OUT.work/`` so that a killed job resumes there."""
     clip = load_clip(clip_path)
-    settings = TransferSettings.from_dict(dict(settings))
+    # frames are stylised at the prepared clip's size (video.prepare.size), whatever size says
+    settings = TransferSettings.from_dict({**settings, "size": max(clip.shape)})
     options = VideoOptions(**dict(options))
     work_dir = Path(str(frames_out) + ".work")
     flows = load_flows(flows_path)
     outputs, records, flows = stylize_frames(
-        clip,
-        styles,
-        settings.replace(size=max(clip.shape)),
-        options,
-        work_dir,
-        flows=flows,
-        log=log,
+        clip, styles, settings, options, work_dir, flows=flows, log=log
     )
     record = finish_record(clip, styles, settings, options, outputs, records, flows)
     save_arrays(frames_out, frames=np.stack(outputs), fps=np.float64(clip.fps))

@@ -398,6 +398,7 @@ def test_workflow_runs_a_video_job_end_to_end(tmp_path):
             assert im.n_frames == 4
         metrics = json.loads((run / "metrics.json").read_text())
         assert metrics["output"]["frames"] == 4 and metrics["warping_error"]["output"] > 0
+        assert metrics["settings"]["size"] == 64  # the prepared clip's size, not the sets'
         assert metrics["video_options"]["temporal_weight"] == {"still": 0, "steady": 1}[vset]
         assert not (run / "frames.npz.work").exists()
     with Image.open(wd / "results" / "sheets" / "video" / "bunny.png") as im:
