@@ -10,7 +10,7 @@ Each frame is one :func:`nst.engine.transfer` run, the engine unchanged but for 
   content frame's pixel variance, so the term is 1 when the frame departs from its warped
   predecessor as much as the content's pixels depart from their mean. The weight then means
   the same at every size and contrast. The default 1 cuts the warping error of frame-by-frame
-  transfer about twentyfold at 7% more style loss on the sample clip (bench/bench_video.py).
+  transfer about seventeenfold at the same style loss on the sample clip (bench/bench_video.py).
 
 The first frame (and the first after a scene cut, a frame where most of ``c`` is 0) starts from
 its content and gets ``first_iterations``; the others stop early on ``min_improvement``. Every
