@@ -20,6 +20,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/video.smk"
 
 
 localrules:
@@ -32,6 +33,7 @@ localrules:
     sheet_overview,
     sheet_sweep,
     tradeoff_plot,
+    video_sheet,
 
 
 rule all:
@@ -39,3 +41,4 @@ rule all:
         "results/summary.csv",
         "results/sheets/overview.png",
         all_sheets_and_plots,
+        all_videos,

@@ -204,10 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the models and their layer names")
     p.set_defaults(func=cmd_models)
 
-    from nst import dataset, preprocess
+    from nst import dataset, preprocess, video_commands
 
     dataset.add_cli(sub)
     preprocess.add_cli(sub)
+    video_commands.add_cli(sub)
     return parser
 
 

@@ -3,7 +3,9 @@
 :func:`fetch_dataset` turns the ``sources`` of a config into a verified, deduplicated set of
 images with a provenance manifest, downloading nothing that is already cached.
 
-Sources, per role (``content``, ``style``), each a mapping with exactly one of:
+Sources, per role (``content``, ``style``, and optionally ``video``: clips for
+:mod:`nst.temporal`, checked by decoding them instead of as images), each a mapping with exactly
+one of:
 
 - ``url``: one image by direct URL (keys: ``name``, ``license``, ``mask``);
 - ``page``: an HTML page scraped for image links (keys: ``name`` used as a prefix, ``selector``
@@ -60,6 +62,7 @@ from nst.images import MIN_SIDE
 from nst.scrape import PageImage, check_selector, scrape_page
 
 ROLES = ("content", "style")
+VIDEO_ROLE = "video"  # optional: clips for nst.temporal, checked by nst.video.inspect_video
 KINDS = ("url", "page", "path")
 SPEC_KEYS = {
     "url": {"url", "name", "license", "mask"},
@@ -69,6 +72,7 @@ SPEC_KEYS = {
     },
     "path": {"path", "name", "license", "mask", "limit"},
 }
+VIDEO_ACCEPT = "video/*,image/gif;q=0.9,*/*;q=0.5"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"})
 FORMAT_EXT = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
 FORMAT_EXT |= {"TIFF": "tif", "BMP": "bmp"}
@@ -169,18 +173,26 @@ def parse_sources(sources: dict, key: str = "sources") -> dict[str, list[Source]
     :class:`SettingsError` naming the bad entry. Every URL is checked here, before any request."""
     if not isinstance(sources, dict):
         raise SettingsError(f"{key} must be a mapping with a 'content' and a 'style' list.")
-    unknown = sorted(set(sources) - set(ROLES))
+    unknown = sorted(set(sources) - {*ROLES, VIDEO_ROLE})
     if unknown:
         raise SettingsError(
             f"unknown source role(s) {', '.join(map(str, unknown))} in {key}; "
-            "the roles are 'content' and 'style'."
+            "the roles are 'content', 'style' and 'video'."
         )
     plan: dict[str, list[Source]] = {}
-    for role in ROLES:
+    for role in (*ROLES, VIDEO_ROLE):
         specs = sources.get(role)
+        if role == VIDEO_ROLE and specs is None:
+            continue
         if not isinstance(specs, list) or not specs:
             raise SettingsError(f"{key}.{role} must be a non-empty list of url/page/path entries.")
         plan[role] = [_parse_spec(key, role, i, spec) for i, spec in enumerate(specs, 1)]
+        for source in plan[role] if role == VIDEO_ROLE else ():
+            if source.kind == "page" or source.mask:
+                raise SettingsError(
+                    f"{key}.video[{source.index - 1}] takes url or path, and no mask; "
+                    "list the video file or its URL."
+                )
         seen: set[str] = set()
         for source in plan[role]:
             if _single_image(source):
@@ -427,6 +439,7 @@ class _Run:
         self.refresh = refresh
         self.outputs: set[str] = set()
         self.local_sources: set[Path] = set()
+        self.inspect = inspect_image  # nst.video.inspect_video for the video role
 
     # -- sources to candidates
 
@@ -534,15 +547,18 @@ class _Run:
                 f"{source.label}: a mask belongs to one image, but {path} is a directory; "
                 "list the image file itself."
             )
+        suffixes = IMAGE_SUFFIXES
+        if source.role == VIDEO_ROLE:
+            from nst.video import VIDEO_SUFFIXES as suffixes
         files = sorted(
             p
             for p in path.iterdir()
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+            if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith(".")
         )
         if not files:
             raise ImageError(
                 f"{source.label}: directory {path} holds no image files "
-                f"({', '.join(sorted(IMAGE_SUFFIXES))}); add images or fix the path."
+                f"({', '.join(sorted(suffixes))}); add images or fix the path."
             )
         prefix = f"{source.name}-" if source.name else ""
         return [
@@ -565,7 +581,7 @@ class _Run:
                 data = path.read_bytes()
             except OSError as exc:
                 raise ImageError(f"cannot read {path} ({exc.strerror}); check the path.") from None
-            info = inspect_image(data, what=str(path), max_pixels=max_pixels)
+            info = self.inspect(data, what=str(path), max_pixels=max_pixels)
             mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
             self.local_sources.add(path.resolve())
             return _Obtained(
@@ -574,13 +590,14 @@ class _Run:
         hit = self.cache.lookup(location)
         if hit is not None:
             entry, data = hit
-            info = inspect_image(data, what=location, max_pixels=max_pixels)
+            info = self.inspect(data, what=location, max_pixels=max_pixels)
             return _Obtained(
                 data, info, entry.get("final_url", ""), entry.get("fetched", ""), "cached"
             )
-        fetched = self.fetcher.get(location, accept=IMAGE_ACCEPT)
+        video = self.inspect is not inspect_image
+        fetched = self.fetcher.get(location, accept=VIDEO_ACCEPT if video else IMAGE_ACCEPT)
         try:
-            info = inspect_image(
+            info = self.inspect(
                 fetched.content,
                 what=location,
                 max_pixels=max_pixels,
@@ -629,6 +646,9 @@ class _Run:
         return "written"
 
     def fetch_role(self, role: str, sources: list[Source]) -> list[dict]:
+        from nst.video import inspect_video
+
+        self.inspect = inspect_video if role == VIDEO_ROLE else inspect_image
         rows: list[dict] = []
         reserved = {s.name.lower() for s in sources if _single_image(s)}
         taken: set[str] = set()
@@ -704,7 +724,7 @@ class _Run:
 
     def remove_stale(self, previous: list[dict]) -> None:
         """Delete files an earlier run wrote that this run no longer produces."""
-        roots = [self.images_dir / d for d in (*ROLES, MASKS_DIR)]
+        roots = [self.images_dir / d for d in (*ROLES, VIDEO_ROLE, MASKS_DIR)]
         for row in previous:
             for rel in (row.get("file"), row.get("mask")):
                 if not rel or rel in self.outputs or ".." in Path(rel).parts:
@@ -769,7 +789,7 @@ def fetch_dataset(
     rows: list[dict] = []
     with Fetcher(settings, log=log, known_failures=cache) as fetcher:
         run = _Run(fetcher, cache, settings, images_dir, log, refresh)
-        for role in ROLES:
+        for role in plan:
             rows += run.fetch_role(role, plan[role])
         requests_made = fetcher.requests_made
     run.remove_stale(previous)

@@ -248,6 +248,9 @@ def transfer(
     log: Callable[[str], None] = _log_stderr,
     on_checkpoint: Callable[[int, np.ndarray], None] | None = None,
     stop_below: float | None = None,
+    init_image: np.ndarray | None = None,
+    extra_terms: dict | None = None,
+    measure_quality: bool = True,
     **overrides,
 ) -> tuple[np.ndarray, TransferResult]:
     """Stylise ``content`` with one or more ``styles``; returns (uint8 RGB image, record).
@@ -255,6 +258,11 @@ def transfer(
     Images are paths or (H, W, 3) arrays in [0, 255]; ``settings`` fields can be overridden by
     keyword (``transfer(c, s, style_weight=1e4)``). See :class:`~nst.settings.TransferSettings`.
     ``stop_below`` ends the final scale once the total loss is that low (for benchmarks).
+    ``init_image`` (an (H, W, 3) array in [0, 255]) replaces ``settings.init`` as the start;
+    ``extra_terms`` ({name: (weight, fn)}) adds ``weight * fn(x)`` to the objective, ``x`` being
+    the optimised image at the current scale (one channel under luminance-only transfer); each
+    term is recorded in the history (nst.temporal's loss). ``measure_quality=False`` skips the
+    quality figures (NaN; they cost network passes over content and styles).
     """
     t0, called_at = time.perf_counter(), time.time()
     # the first transfer of a process pays for the interpreter and the imports; later ones
@@ -302,10 +310,14 @@ def transfer(
         t_objective = time.perf_counter()
         style_masks, weight_map = masks.masks_for(settings, len(styles), shape, full_shape, log)
         objective, problem = build_objective(
-            settings, content_img, style_imgs, shape, blend, style_masks, weight_map
+            settings, content_img, style_imgs, shape, blend, style_masks, weight_map, extra_terms
         )
         startup.setdefault("objective", time.perf_counter() - t_objective)
-        if image is None:
+        if image is None and init_image is not None:
+            x0 = images.resize(np.asarray(init_image, np.float32), shape)
+            if problem.content.shape[2] == 1 and x0.shape[2] == 3:
+                x0 = color.rgb_to_luminance(x0)
+        elif image is None:
             x0 = initial_image(settings, problem.content, problem.styles, shape)
         else:
             x0 = images.resize(image, shape)
@@ -344,7 +356,9 @@ def transfer(
         )
     out = images.to_uint8(problem.finish(image))
     t_quality = time.perf_counter()
-    figures = quality.measure(out, content_img, style_imgs, blend)
+    figures = dict.fromkeys(quality.KEYS, float("nan"))  # not measured
+    if measure_quality:
+        figures = quality.measure(out, content_img, style_imgs, blend)
     quality_seconds = time.perf_counter() - t_quality
     optimize_seconds = sum(r["seconds"] for r in scale_records)
     t_total = time.perf_counter() - t0
@@ -407,6 +421,7 @@ def build_objective(
     blend: Sequence[float] | None = None,
     style_masks=None,
     weight_map=None,
+    extra_terms=None,
 ):
     """(objective, problem) for one output shape: what :func:`transfer` optimises per scale.
 
@@ -425,6 +440,7 @@ def build_objective(
         style_masks=style_masks,
         content_weight_map=weight_map,
         to_network=problem.to_network,
+        extra_terms=extra_terms,
     )
     return objective, problem
 

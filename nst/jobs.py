@@ -155,10 +155,11 @@ def load_runs(keys: Sequence[Sequence[str]], images: Sequence, metrics: Sequence
     ]
 
 
-def summary_job(keys, images, metrics, labels: dict[str, str], out) -> None:
+def summary_job(keys, images, metrics, labels: dict[str, str], out, video=((), (), ())) -> None:
+    """``video``: (keys, videos, metrics) of the video runs, one row each after the images."""
     from nst.summary import write_summary
 
-    runs = load_runs(keys, images, metrics)
+    runs = load_runs(keys, images, metrics) + load_runs(*video)
     write_summary(runs, labels, out)
     print(f"nst: wrote {out} ({len(runs)} runs)")
 
@@ -233,3 +234,70 @@ def sheet_job(
         )
     sheets.save_sheet(image, out)
     print(f"nst: wrote {out} ({len(runs)} runs, {image.width}x{image.height} px)")
+
+
+def prepare_video_job(src, dst, prepare: dict, failure: str = "") -> None:
+    """Decode, trim, resample and resize one fetched video into a lossless clip (.npz)."""
+    from nst.errors import DownloadError
+    from nst.video import read_video, save_clip
+
+    if failure:
+        raise DownloadError(failure)
+    p = dict(prepare)
+    clip = read_video(
+        src,
+        start=p.get("start", 0.0),
+        duration=p.get("duration"),
+        fps=p.get("fps"),
+        max_frames=p.get("max_frames"),
+        size=p.get("size"),
+    )
+    save_clip(clip, dst)
+    print(
+        f"nst: {dst}: {len(clip.frames)} frames, {clip.shape[1]}x{clip.shape[0]}, {clip.fps:g} fps"
+    )
+
+
+def video_flow_job(clip, out, steps: Sequence[int]) -> None:
+    from nst.video_commands import flow_job
+
+    flow_job(clip, out, [int(s) for s in steps])
+
+
+def video_transfer_job(
+    clip, flows, styles: Sequence, frames, metrics, video_set: dict, *, gpus=0, gpu=0,
+    lock_dir=".snakemake/gpu-slots",
+) -> None:  # fmt: skip
+    """One video x style x set; a GPU job first takes its own GPU slot, as transfer_job does."""
+    from nst.gpu import gpu_slot
+
+    with gpu_slot(int(gpus), lock_dir, wanted=int(gpu)) as slot:
+        where = "CPU" if slot is None else f"GPU {slot}"
+        print(f"nst: video {clip} x {', '.join(map(str, styles))} on {where}", flush=True)
+        from nst.engine import import_tensorflow
+        from nst.video_commands import stylize_job
+
+        import_tensorflow(lean=True)
+        stylize_job(
+            clip, flows, list(styles), frames, metrics, video_set["settings"], video_set["options"]
+        )
+
+
+def video_encode_job(frames, video, preview) -> None:
+    from nst.video_commands import encode_job
+
+    encode_job(frames, video, preview)
+    print(f"nst: wrote {video} and {preview}")
+
+
+def video_sheet_job(
+    video: str, clip, keys, frames, metrics, labels: dict, out, columns=6, thumb=160
+):
+    """The frame strip of one video: the input, then one row per style x set."""
+    from nst.strips import strip_sheet
+
+    image = strip_sheet(video, clip, keys, frames, metrics, labels, columns=columns, thumb=thumb)
+    from nst import sheets
+
+    sheets.save_sheet(image, out)
+    print(f"nst: wrote {out} ({len(keys)} runs, {image.width}x{image.height} px)")

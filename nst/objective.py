@@ -40,8 +40,11 @@ class Objective:
         style_masks: Sequence[np.ndarray | None] | None = None,
         content_weight_map: np.ndarray | None = None,
         to_network: Callable | None = None,
+        extra_terms: dict[str, tuple[float, Callable]] | None = None,
     ):
         self.extractor = extractor
+        # name -> (weight, fn(variable) -> scalar): terms a caller adds (video: temporal loss)
+        self.extra_terms = dict(extra_terms or {})
         self.settings = settings
         self.to_network = to_network or (lambda x: tf.expand_dims(x, 0))
         self.content_layers = methods.content_layers(settings)
@@ -125,4 +128,8 @@ class Objective:
         tv = self.tv_scale * losses.total_variation(image)
         s = self.settings
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
-        return {"total": total, "content": content, "style": style, "tv": tv}
+        values = {"total": total, "content": content, "style": style, "tv": tv}
+        for name, (weight, fn) in self.extra_terms.items():
+            values[name] = fn(variable)
+            values["total"] += weight * values[name]
+        return values

@@ -53,7 +53,7 @@ class _Progress:
 
     def start_values(self, values: dict) -> None:
         if not self.initial:
-            self.initial = {k: float(values[k]) for k in TERMS}
+            self.initial = {k: float(v) for k, v in values.items()}  # TERMS and extra terms
 
     def step(self, values: dict, image_fn: Callable[[], np.ndarray], evaluations: int) -> bool:
         """Record one iteration; True when the optimisation should stop early."""
@@ -62,7 +62,7 @@ class _Progress:
             self.first_iteration_at = time.time()
         it = len(self.history) + 1
         row = {"iteration": it, "evaluations": evaluations, "seconds": round(now - self.last, 6)}
-        row.update({k: float(values[k]) for k in TERMS})
+        row.update({k: float(v) for k, v in values.items()})
         self.history.append(row)
         self.last = now
         if self.print_every and (it % self.print_every == 0 or it == 1 or it == self.iterations):

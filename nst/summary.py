@@ -33,6 +33,7 @@ COLUMNS = (
     "seconds_total",
     "seconds_per_iteration",
     "startup_seconds",
+    "warping_error",  # video runs (content = the video): Lai et al.'s E_warp of the output
     "settings",
     "image",
 )
@@ -64,6 +65,7 @@ def summary_rows(runs: list[Run], labels: dict[str, str]) -> list[dict]:
                 "seconds_total": timings.get("total_seconds"),
                 "seconds_per_iteration": timings.get("seconds_per_iteration"),
                 "startup_seconds": timings.get("startup_seconds"),
+                "warping_error": (m.get("warping_error") or {}).get("output"),
                 "settings": labels.get(r.params, ""),
                 "image": str(r.image),
             }

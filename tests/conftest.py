@@ -12,6 +12,12 @@ from http_fixtures import FixtureServer, png_bytes
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# subprocesses (snakemake and its scripts, `python -m nst`) import this checkout's nst, not
+# whatever an editable install elsewhere points at (git worktrees share one virtualenv)
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (_ROOT, os.environ.get("PYTHONPATH", "")) if p
+)
 
 
 def make_content(h: int = 72, w: int = 96) -> np.ndarray:

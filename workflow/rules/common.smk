@@ -3,7 +3,7 @@ import re
 import pandas as pd
 from snakemake.utils import Paramspace
 
-from nst import grid, jobs
+from nst import grid, jobs, video_commands
 
 IMAGES, MANIFEST = map(
     str, DATASET.outputs("results/dataset/images", "results/dataset/manifest.tsv")
@@ -128,3 +128,62 @@ SHEET_PARAMS = dict(
     style_names=lambda wc: sheet_names(wc, "style"),
     thumb=config["sheets"]["thumb"],
 )
+
+
+# Videos: dataset role "video", x styles x video sets (config "video"; see nst.temporal).
+VIDEO = config["video"]
+VIDEO_SETS = video_commands.video_sets(config)
+VIDEO_STEPS = video_commands.flow_steps(VIDEO_SETS)
+VIDEO_LABELS = {
+    name: grid.describe(v)
+    for name, v in grid.differing_values(
+        {n: {**s["settings"], **s["options"]} for n, s in VIDEO_SETS.items()}
+    ).items()
+}
+
+
+wildcard_constraints:
+    video=NAME,
+    vset="|".join(map(re.escape, VIDEO_SETS)),
+
+
+def fetched_video(wildcards):
+    files = dataset_files("video")
+    if wildcards.video not in files:
+        raise ValueError(f"no video named {wildcards.video} in {MANIFEST}")
+    return files[wildcards.video] or MANIFEST
+
+
+def video_failure(wildcards):
+    manifest = checkpoints.fetch.get().output.manifest
+    return jobs.manifest_failures(manifest, "video").get(wildcards.video, "")
+
+
+def video_runs(video=None):
+    """(style, set) of every video transfer of one video; (video, style, set) without one."""
+    names = grid.select(dataset_files("video"), config["videos"], "video")
+    chosen = grid.select(dataset_files("style"), VIDEO["styles"], "style")
+    keys = [(v, s, p) for v in names for s in chosen for p in VIDEO_SETS]
+    if video is None:
+        return keys
+    return [(s, p) for v, s, p in keys if v == video]
+
+
+def video_files(video, name):
+    return [f"results/video/{video}/{s}/{p}/{name}" for s, p in video_runs(video)]
+
+
+def video_set(wildcards):
+    chosen = dict(VIDEO_SETS[wildcards.vset])
+    settings = dict(chosen["settings"])
+    settings.setdefault("threads", TRANSFER["threads"])
+    return {"settings": settings, "options": chosen["options"]}
+
+
+def all_videos(wildcards):
+    keys = video_runs()
+    return [
+        f"results/video/{v}/{s}/{p}/{name}"
+        for v, s, p in keys
+        for name in ("video.mp4", "preview.gif", "metrics.json")
+    ] + [f"results/sheets/video/{v}.png" for v in sorted({v for v, _, _ in keys})]

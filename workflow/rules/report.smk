@@ -2,6 +2,12 @@ rule summary:
     input:
         images=lambda wc: run_files(runs(), "image.png"),
         metrics=lambda wc: run_files(runs(), "metrics.json"),
+        videos=lambda wc: [
+            f"results/video/{v}/{s}/{p}/video.mp4" for v, s, p in video_runs()
+        ],
+        video_metrics=lambda wc: [
+            f"results/video/{v}/{s}/{p}/metrics.json" for v, s, p in video_runs()
+        ],
     output:
         report(
             "results/summary.csv",
@@ -15,6 +21,8 @@ rule summary:
     params:
         runs=lambda wc: runs(),
         labels=LABELS,
+        video_runs=lambda wc: video_runs(),
+        video_labels=VIDEO_LABELS,
     script:
         "../scripts/summary.py"
 

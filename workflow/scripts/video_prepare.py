@@ -1,0 +1,5 @@
+from nst import jobs
+
+sm = snakemake  # noqa: F821 (snakemake is injected)
+with jobs.logged(sm.log[0]):
+    jobs.prepare_video_job(sm.input[0], sm.output[0], sm.params.prepare, sm.params.failure)
