@@ -8,6 +8,10 @@ Conventions (all per layer, independent of image size so weights carry over betw
   4x Gatys et al.'s E_l (their 1 / (4 N^2 M^2) with unnormalised Gram matrices).
 * content loss of a layer: ``mean((F - P)^2)`` (optionally weighted per position).
 * total variation: mean squared difference of neighbouring pixels, in 8-bit pixel units.
+
+With ``batched=True`` the Gram matrices are taken per image: (B, H, W, C) -> (B, C, C), and a
+loss against one target matrix averages over the batch (feed-forward training). Without it all
+positions of the input count as one image, as the optimisation of a single image wants.
 """
 
 from __future__ import annotations
@@ -15,15 +19,17 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def _flatten(features):
-    """(1, H, W, C) or (H, W, C) -> (H*W, C)."""
+def _flatten(features, batched: bool = False):
+    """(1, H, W, C) or (H, W, C) -> (H*W, C); batched: (B, H, W, C) -> (B, H*W, C)."""
     c = tf.shape(features)[-1]
+    if batched:
+        return tf.reshape(features, (tf.shape(features)[0], -1, c))
     return tf.reshape(features, (-1, c))
 
 
-def gram_matrix(features, shift: float = 0.0, mask=None):
+def gram_matrix(features, shift: float = 0.0, mask=None, *, batched: bool = False):
     """Gram matrix of ``features + shift`` averaged over positions (weighted by ``mask``)."""
-    return cross_gram(features, features, shift, mask)
+    return cross_gram(features, features, shift, mask, batched=batched)
 
 
 def match_resolution(shallow, deep, pooling: str = "avg"):
@@ -34,14 +40,17 @@ def match_resolution(shallow, deep, pooling: str = "avg"):
     return shallow
 
 
-def cross_gram(shallow, deep, shift: float = 0.0, mask=None):
-    """Correlations between the channels of two adjacent layers at the deeper one's resolution."""
-    a = _flatten(shallow) + shift
-    b = _flatten(deep) + shift
+def cross_gram(shallow, deep, shift: float = 0.0, mask=None, *, batched: bool = False):
+    """Correlations between the channels of two adjacent layers at the deeper one's resolution.
+
+    ``mask`` is one (h, w) map of the deeper layer's grid, shared by every image of a batch.
+    """
+    a = _flatten(shallow, batched) + shift
+    b = _flatten(deep, batched) + shift
     if mask is None:
-        n = tf.cast(tf.shape(a)[0], a.dtype)
+        n = tf.cast(tf.shape(a)[-2], a.dtype)
         return tf.matmul(a, b, transpose_a=True) / n
-    m = tf.reshape(tf.cast(mask, a.dtype), (-1, 1))
+    m = tf.reshape(tf.cast(mask, a.dtype), (-1, 1))  # broadcasts over a batch axis
     return tf.matmul(a * m, b, transpose_a=True) / tf.maximum(tf.reduce_sum(m), 1e-8)
 
 

@@ -1,4 +1,10 @@
-"""The style-transfer objective: targets computed once, then loss terms of a candidate image."""
+"""The style-transfer objective: targets computed once, then loss terms of a candidate image.
+
+:class:`StyleLoss` is the style term on its own (targets, per-term scales, the statistic); the
+optimisation of one image (:class:`Objective`) and the training of a feed-forward network
+(:class:`BatchObjective`, contents that change every step) share it and the content and
+variation terms, so there is one loss code.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,89 @@ def _inverse_energy(target) -> float:
     """1 / mean square of a target statistic (guarded for an all-zero target)."""
     energy = float(tf.reduce_mean(tf.square(tf.cast(target, tf.float32))))
     return 1.0 / max(energy, 1e-12)
+
+
+def _add_batch_axis(x):
+    return tf.expand_dims(x, 0)
+
+
+def content_term(feats, targets: dict, scales: dict, maps: dict | None = None):
+    """Mean over the content layers of each layer's scaled content loss."""
+    maps = maps or {}
+    return tf.add_n(
+        [
+            scales[k] * losses.content_loss(feats[k], targets[k], maps.get(k))
+            for k in targets  # in the order of the settings' content layers
+        ]
+    ) / len(targets)
+
+
+class StyleLoss:
+    """The style term: the style images' statistics computed once, compared with a candidate's.
+
+    For every style and term (a layer, or a pair of layers in the correlation chain) it holds the
+    target statistic and its scale: ``normalize="layer"`` divides each term by its target's energy,
+    ``"term"`` the whole style's terms by their weighted energy, ``"none"`` leaves them raw.
+    ``masks`` (one (H, W) map or None per style) restrict a style to a region of the output;
+    ``grid`` then gives each layer's (h, w) at the output's size.
+    """
+
+    def __init__(
+        self,
+        extractor,
+        settings,
+        styles: Sequence[np.ndarray],
+        blend: Sequence[float] | None = None,
+        *,
+        to_network: Callable | None = None,
+        masks: Sequence[np.ndarray | None] | None = None,
+        grid: dict | None = None,
+    ):
+        to_network = to_network or _add_batch_axis
+        self.terms = methods.style_terms(settings)
+        self.shift = settings.effective_shift
+        self.pooling = settings.pooling
+        self.blend = [float(b) for b in (blend or [1.0 / len(styles)] * len(styles))]
+        normalize = settings.normalize != "none"
+        per_layer = settings.normalize == "layer"  # "term": one scale for the whole term
+        self.targets = []
+        self.scales = []
+        self.masks = []
+        for style, mask in zip(styles, list(masks or [None] * len(styles)), strict=True):
+            feats = extractor(to_network(tf.constant(style, tf.float32)))
+            targets = [tf.constant(self.statistic(feats, t)) for t in self.terms]
+            self.targets.append(targets)
+            scales = [_inverse_energy(t) if normalize else 1.0 for t in targets]
+            if normalize and not per_layer:
+                energy = sum(w / sc for (_a, _b, w), sc in zip(self.terms, scales, strict=True))
+                scales = [1.0 / energy] * len(scales)
+            self.scales.append(scales)
+            if mask is None:
+                self.masks.append([None] * len(self.terms))
+            else:
+                # a mask lives on the grid of its term's Gram matrix (the deeper layer of a pair)
+                self.masks.append([resize_mask(mask, grid[b or a]) for a, b, _w in self.terms])
+
+    def statistic(self, feats, term, mask=None, batched: bool = False):
+        """The Gram matrix of a layer, or the cross-correlations of a chained pair of layers."""
+        a, b, _w = term
+        if b is None:
+            return losses.gram_matrix(feats[a], self.shift, mask, batched=batched)
+        shallow = losses.match_resolution(feats[a], feats[b], self.pooling)
+        return losses.cross_gram(shallow, feats[b], self.shift, mask, batched=batched)
+
+    def __call__(self, feats, batched: bool = False) -> tf.Tensor:
+        """Weighted style loss of ``feats``; ``batched``: of every image, averaged."""
+        style = tf.constant(0.0)
+        for targets, scales, masks, share in zip(
+            self.targets, self.scales, self.masks, self.blend, strict=True
+        ):
+            if share == 0:
+                continue
+            for term, target, scale, mask in zip(self.terms, targets, scales, masks, strict=True):
+                stat = self.statistic(feats, term, mask, batched)
+                style += share * term[2] * scale * losses.squared_error(stat, target)
+        return style
 
 
 class Objective:
@@ -46,12 +135,8 @@ class Objective:
         # name -> (weight, fn(variable) -> scalar): terms a caller adds (video: temporal loss)
         self.extra_terms = dict(extra_terms or {})
         self.settings = settings
-        self.to_network = to_network or (lambda x: tf.expand_dims(x, 0))
+        self.to_network = to_network or _add_batch_axis
         self.content_layers = methods.content_layers(settings)
-        self.terms = methods.style_terms(settings)
-        self.shift = settings.effective_shift
-        self.pooling = settings.pooling
-        self.blend = [float(b) for b in blend]
 
         normalize = settings.normalize != "none"
         per_layer = settings.normalize == "layer"  # "term": one scale for the whole term
@@ -77,54 +162,21 @@ class Objective:
         if content_weight_map is not None:
             for k in self.content_layers:
                 self.content_maps[k] = resize_mask(content_weight_map, content_feats[k].shape[1:3])
-
-        style_masks = list(style_masks or [None] * len(styles))
-        self.style_targets = []
-        self.style_scales = []
-        self.style_masks = []
-        for style, mask in zip(styles, style_masks, strict=True):
-            feats = extractor(self.to_network(tf.constant(style, tf.float32)))
-            targets = [tf.constant(self._statistic(feats, t)) for t in self.terms]
-            self.style_targets.append(targets)
-            scales = [_inverse_energy(t) if normalize else 1.0 for t in targets]
-            if normalize and not per_layer:
-                energy = sum(w / sc for (_a, _b, w), sc in zip(self.terms, scales, strict=True))
-                scales = [1.0 / energy] * len(scales)
-            self.style_scales.append(scales)
-            if mask is None:
-                self.style_masks.append([None] * len(self.terms))
-            else:
-                # a mask lives on the grid of its term's Gram matrix (the deeper layer of a pair)
-                self.style_masks.append(
-                    [resize_mask(mask, content_feats[b or a].shape[1:3]) for a, b, _w in self.terms]
-                )
-
-    def _statistic(self, feats, term, mask=None):
-        a, b, _w = term
-        if b is None:
-            return losses.gram_matrix(feats[a], self.shift, mask)
-        shallow = losses.match_resolution(feats[a], feats[b], self.pooling)
-        return losses.cross_gram(shallow, feats[b], self.shift, mask)
+        self.style = StyleLoss(
+            extractor,
+            settings,
+            styles,
+            blend,
+            to_network=self.to_network,
+            masks=style_masks,
+            grid={k: v.shape[1:3] for k, v in content_feats.items()},
+        )
 
     def __call__(self, variable) -> dict[str, tf.Tensor]:
         image = self.to_network(variable)
         feats = self.extractor(image)
-        content = tf.add_n(
-            [
-                self.content_scale[k]
-                * losses.content_loss(feats[k], self.content_targets[k], self.content_maps.get(k))
-                for k in self.content_layers
-            ]
-        ) / len(self.content_layers)
-        style = tf.constant(0.0)
-        for targets, scales, masks, share in zip(
-            self.style_targets, self.style_scales, self.style_masks, self.blend, strict=True
-        ):
-            if share == 0:
-                continue
-            for term, target, scale, mask in zip(self.terms, targets, scales, masks, strict=True):
-                stat = self._statistic(feats, term, mask)
-                style += share * term[2] * scale * losses.squared_error(stat, target)
+        content = content_term(feats, self.content_targets, self.content_scale, self.content_maps)
+        style = self.style(feats)
         tv = self.tv_scale * losses.total_variation(image)
         s = self.settings
         total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
@@ -133,3 +185,55 @@ class Objective:
             values[name] = fn(variable)
             values["total"] += weight * values[name]
         return values
+
+
+def batch_scales(targets: dict, normalize: str) -> dict:
+    """Content scales of targets that change every step: their own energy, not differentiated."""
+    if normalize == "none":
+        return dict.fromkeys(targets, 1.0)
+    energy = {
+        k: tf.maximum(tf.reduce_mean(tf.square(tf.cast(tf.stop_gradient(t), tf.float32))), 1e-12)
+        for k, t in targets.items()
+    }
+    if normalize == "layer":
+        return {k: 1.0 / e for k, e in energy.items()}
+    return dict.fromkeys(targets, 1.0 / tf.reduce_mean(tf.stack(list(energy.values()))))
+
+
+class BatchObjective:
+    """The same weighted terms for a batch of network outputs, each against its own content.
+
+    Feed-forward training: the contents (the network's inputs) change every step, so their
+    features, and under normalisation the content and variation scales (the contents' own
+    energy and variation, as :class:`Objective` takes them from its one content), are computed
+    in the step and not differentiated. The style term is :class:`StyleLoss`, per image.
+    """
+
+    def __init__(self, extractor, settings, style: StyleLoss):
+        import keras
+
+        from nst.weights import keras_layer_name
+
+        self.extractor = extractor
+        self.settings = settings
+        self.style = style
+        self.content_layers = methods.content_layers(settings)
+        # the contents need only the content layers: a sub-network that stops there
+        net = extractor.model
+        self.content_network = keras.Model(
+            net.input,
+            {k: net.get_layer(keras_layer_name(k)).output for k in self.content_layers},
+        )
+
+    def __call__(self, outputs, contents) -> dict[str, tf.Tensor]:
+        s = self.settings
+        targets = self.content_network(contents, training=False)
+        targets = {k: tf.stop_gradient(targets[k]) for k in self.content_layers}
+        feats = self.extractor(outputs)
+        content = content_term(feats, targets, batch_scales(targets, s.normalize))
+        style = self.style(feats, batched=True)
+        tv = losses.total_variation(outputs)
+        if s.normalize != "none":
+            tv = tv / tf.maximum(tf.stop_gradient(losses.total_variation(contents)), 1.0)
+        total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
+        return {"total": total, "content": content, "style": style, "tv": tv}
