@@ -1,5 +1,6 @@
-"""Command line: ``nst transfer``, ``nst color-transfer``, ``nst mask-blend``, ``nst models`` and
-the dataset commands ``nst fetch`` / ``nst prepare``.
+"""Command line: ``nst transfer``, ``nst train-style`` / ``nst stylize`` (feed-forward),
+``nst color-transfer``, ``nst mask-blend``, ``nst models`` and the dataset commands ``nst fetch`` /
+``nst prepare``.
 
 A user error (bad file, bad setting, no network) ends with one line ``nst: error: ...`` and exit
 status 2, and nothing is written.
@@ -15,6 +16,7 @@ from nst.errors import NSTError
 from nst.settings import (
     CHAINS,
     DEFAULTS,
+    FEEDFORWARD_DEFAULTS,
     INIT_MODES,
     METHODS,
     MODELS,
@@ -42,9 +44,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def add_transfer_options(p: argparse.ArgumentParser) -> None:
-    """The TransferSettings fields as options (defaults shown are the library's)."""
-    d = DEFAULTS
+def add_loss_options(p: argparse.ArgumentParser, d=DEFAULTS):
+    """The loss's TransferSettings fields (network, layers, weights); returns the weights group.
+
+    ``d`` gives the defaults shown and used: the engine's, or feed-forward training's.
+    """
     g = p.add_argument_group("method and network")
     g.add_argument("--method", choices=METHODS, default=d.method)
     g.add_argument(
@@ -54,8 +58,22 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
         "--weights", metavar="PATH", help="local .h5 weights file instead of the download"
     )
     g.add_argument("--pooling", choices=POOLINGS, default=d.pooling)
-    g.add_argument("--content-layers", type=_layers, metavar="L[,L...]", help="default conv4_2")
-    g.add_argument("--style-layers", type=_layers, metavar="L[,L...]", help="default per method")
+    content = ",".join(d.content_layers) if d.content_layers else "conv4_2"
+    style = ",".join(d.style_layers) if d.style_layers else "per method"
+    g.add_argument(
+        "--content-layers",
+        type=_layers,
+        default=d.content_layers,
+        metavar="L[,L...]",
+        help=f"default {content}",
+    )
+    g.add_argument(
+        "--style-layers",
+        type=_layers,
+        default=d.style_layers,
+        metavar="L[,L...]",
+        help=f"default {style}",
+    )
     g.add_argument("--shift", type=float, help="activation shift (inetwork: -1)")
     g.add_argument("--chain", choices=CHAINS, help="inetwork: correlation (default) or none")
     g = p.add_argument_group("loss weights")
@@ -77,6 +95,13 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
         "every size, method and network); term: each whole term relative to its targets' energy "
         "(keeps the raw balance between layers); none: raw terms, for the peers' weights",
     )
+    return g
+
+
+def add_transfer_options(p: argparse.ArgumentParser) -> None:
+    """The TransferSettings fields as options (defaults shown are the library's)."""
+    d = DEFAULTS
+    g = add_loss_options(p, d)
     g.add_argument(
         "--style-blend-weights", type=float, nargs="+", metavar="W", help="one per style"
     )
@@ -124,6 +149,61 @@ def cmd_transfer(args) -> int:
     _check_output(args.output)
     import_tensorflow(lean=True)
     transfer_files(args.content, args.styles, args.output, args.metrics, settings)
+    return 0
+
+
+def add_train_options(p: argparse.ArgumentParser) -> None:
+    """TrainSettings fields and the run's seed, precision and threads."""
+    from nst.settings import TrainSettings
+
+    d, t = FEEDFORWARD_DEFAULTS, TrainSettings()
+    g = p.add_argument_group("training")
+    g.add_argument("--width", type=int, choices=(16, 32), default=t.width, help="32: the paper's")
+    g.add_argument("--train-size", type=_positive_int, default=t.train_size, metavar="N")
+    g.add_argument("--batch-size", type=int, default=t.batch_size, metavar="N")
+    g.add_argument("--steps", type=int, default=t.steps, metavar="N")
+    g.add_argument("--learning-rate", type=float, default=t.learning_rate, help="Adam")
+    g.add_argument(
+        "--checkpoint-every", type=int, default=t.checkpoint_every, metavar="N", help="0: none"
+    )
+    g.add_argument("--print-every", type=int, default=t.print_every, metavar="N")
+    g.add_argument(
+        "--style-size", type=_positive_int, metavar="N", help="style's longest side (train size)"
+    )
+    g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--precision", choices=PRECISIONS, default=d.precision)
+    g.add_argument("--threads", type=int, default=d.threads, help="0: TensorFlow's default")
+
+
+def cmd_train_style(args) -> int:
+    from nst.engine import import_tensorflow
+    from nst.settings import LOSS_FIELDS, TRAIN_FIELDS, TrainSettings, TransferSettings
+
+    settings = TransferSettings(**{k: getattr(args, k) for k in LOSS_FIELDS})
+    train = TrainSettings(**{k: getattr(args, k) for k in TRAIN_FIELDS})
+    import_tensorflow(lean=True)
+    from nst.feedforward import checkpoint_path, train_files
+
+    try:
+        train_files(args.style, args.content, args.output, args.metrics, settings, train)
+    except KeyboardInterrupt:
+        ckpt = checkpoint_path(args.output)
+        if not ckpt.is_file():
+            raise
+        print(f"nst: interrupted; the same command resumes from {ckpt}.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_stylize(args) -> int:
+    from nst.engine import import_tensorflow
+
+    import_tensorflow(lean=True)
+    from nst.feedforward import stylize_files
+
+    stylize_files(
+        args.model, args.inputs, args.output, args.metrics, size=args.size, style=args.style
+    )
     return 0
 
 
@@ -185,6 +265,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", metavar="JSON", help="write the run record (losses, timings) here")
     add_transfer_options(p)
     p.set_defaults(func=cmd_transfer)
+
+    p = sub.add_parser(
+        "train-style", help="train a feed-forward network for one style (Johnson et al.)"
+    )
+    p.add_argument("style")
+    p.add_argument("-o", "--output", required=True, help="the model (.keras)")
+    p.add_argument(
+        "--content",
+        nargs="+",
+        required=True,
+        metavar="DIR_OR_FILE",
+        help="content images, or folders of them, to train on",
+    )
+    p.add_argument("--metrics", metavar="JSON", help="write the training record here")
+    add_loss_options(p, FEEDFORWARD_DEFAULTS)
+    add_train_options(p)
+    p.set_defaults(func=cmd_train_style)
+
+    p = sub.add_parser("stylize", help="stylise images with a network trained by train-style")
+    p.add_argument("model", help="a .keras model from nst train-style")
+    p.add_argument("inputs", nargs="+", metavar="input", help="images or folders of images")
+    p.add_argument(
+        "-o", "--output", required=True, help="output image; a folder with several inputs"
+    )
+    p.add_argument("--size", type=_positive_int, help="longest side of the output")
+    p.add_argument("--metrics", metavar="JSON", help="write the record (timings, quality) here")
+    p.add_argument("--style", help="the style image, to measure the style distance")
+    p.set_defaults(func=cmd_stylize)
 
     p = sub.add_parser("color-transfer", help="give a stylised image the content's colours")
     p.add_argument("stylised")
