@@ -21,6 +21,7 @@ include: "workflow/rules/dataset.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/video.smk"
+include: "workflow/rules/fast.smk"
 
 
 localrules:
@@ -34,6 +35,7 @@ localrules:
     sheet_sweep,
     tradeoff_plot,
     video_sheet,
+    training_plot,
 
 
 rule all:

@@ -445,6 +445,30 @@ def build_objective(
     return objective, problem
 
 
+def evaluate_loss(
+    image: np.ndarray,
+    content: ImageInput,
+    styles: ImageInput | Sequence[ImageInput],
+    settings: TransferSettings | None = None,
+    **overrides,
+) -> dict[str, float]:
+    """The loss terms :func:`transfer` would assign to ``image`` as its output: the objective
+    built for ``image``'s size (e.g. to rate a fast network's output on the optimisation's
+    scale). Colour preservation, masks and multi-scale do not apply."""
+    settings = (settings or TransferSettings()).replace(**overrides)
+    if isinstance(styles, (str, os.PathLike, np.ndarray)):
+        styles = [styles]
+    content_img = _load(content, "content image")
+    style_imgs = [_load(s, "style image") for s in styles]
+    configure_runtime(settings)
+    shape = np.asarray(image).shape[:2]
+    objective, _problem = build_objective(
+        settings.replace(preserve_color="none"), content_img, style_imgs, shape
+    )
+    values = objective(np.asarray(image, np.float32))
+    return {k: float(v) for k, v in values.items()}
+
+
 def _optimize(settings, objective, x0, iterations, log, on_checkpoint, problem, stop_below):
     from nst import optimize
 

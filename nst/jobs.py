@@ -301,3 +301,101 @@ def video_sheet_job(
 
     sheets.save_sheet(image, out)
     print(f"nst: wrote {out} ({len(keys)} runs, {image.width}x{image.height} px)")
+
+
+def train_style_job(
+    style, contents: Sequence, model, metrics, settings: dict, *, gpus=0, gpu=0,
+    lock_dir=".snakemake/gpu-slots",
+) -> None:  # fmt: skip
+    """Train one style's fast network on the content images (and folders)."""
+    from nst.gpu import gpu_slot
+
+    with gpu_slot(int(gpus), lock_dir, wanted=int(gpu)) as slot:
+        where = "CPU" if slot is None else f"GPU {slot}"
+        print(f"nst: train-style {style} on {len(contents)} input(s) on {where}", flush=True)
+        from nst.engine import import_tensorflow
+        from nst.feedforward import train_files
+
+        import_tensorflow(lean=True)
+        train_files(style, list(contents), model, metrics, **dict(settings))
+
+
+def fast_stylize_job(
+    model, content, style, image, metrics, *, size: int, loss_settings: dict, threads: int = 0,
+    gpus=0, gpu=0, lock_dir=".snakemake/gpu-slots",
+) -> None:  # fmt: skip
+    """Stylise one content with a style's fast network; the record is a run like the optimised
+    ones (quality figures, seconds, and the loss the optimisation's objective gives the output
+    under ``loss_settings``), so sheets, summary and plots take it as one more column."""
+    from nst.gpu import gpu_slot
+    from nst.settings import TransferSettings
+
+    loss = TransferSettings.from_dict({**dict(loss_settings), "size": int(size)})
+    if threads and not loss.threads:
+        loss = loss.replace(threads=int(threads))
+    with gpu_slot(int(gpus), lock_dir, wanted=int(gpu)) as slot:
+        where = "CPU" if slot is None else f"GPU {slot}"
+        print(f"nst: stylize {content} with {model} on {where}", flush=True)
+        from nst import images
+        from nst.atomic import write_json
+        from nst.engine import configure_runtime, evaluate_loss, import_tensorflow
+        from nst.feedforward import stylize_files
+
+        import_tensorflow(lean=True)
+        configure_runtime(loss)
+        # both outputs are written atomically; Snakemake removes the image if this job fails
+        run = stylize_files(model, [content], image, size=int(size), style=style)
+        out = images.load_image(image, what="stylised image")
+        final = evaluate_loss(out, content, [style], loss)
+        record = fast_run_record(run, content, style, out.shape[:2], final, loss)
+        write_json(metrics, record)
+    print(
+        f"nst: {image}: {run['seconds_per_image']:.2f} s; loss {final['total']:.4g}; content "
+        f"SSIM {record['quality']['content_ssim']:.3f}, style distance "
+        f"{record['quality']['style_distance']:.3f}",
+        flush=True,
+    )
+
+
+def fast_run_record(run: dict, content, style, shape, final: dict, loss) -> dict:
+    """A fast output's record in the shape of an optimised run's ``metrics.json``."""
+    network = run["model"]
+    trained = network["info"]
+    row = run["images"][0]
+    return {
+        "method": "fast",
+        "settings": {
+            "method": "fast",
+            "model": (trained.get("settings") or {}).get("model"),
+            "size": run["size"],
+            "width": (trained.get("train") or {}).get("width"),
+        },
+        "network": {k: network[k] for k in ("path", "sha256", "format_version")},
+        "training": trained,
+        "inputs": {"content": str(content), "styles": [str(style)]},
+        "output": {"height": int(shape[0]), "width": int(shape[1])},
+        "iterations": None,
+        "final_loss": {k: final[k] for k in ("total", "content", "style", "tv")},
+        "loss_settings": loss.to_dict(),
+        "quality": row["quality"],
+        "timings": {
+            "total_seconds": row["seconds"],
+            "stylize_seconds": row["seconds"],
+            "setup_seconds": run["timings"]["setup_seconds"],
+        },
+        "versions": run["versions"],
+    }
+
+
+def training_plot_job(styles: Sequence[str], records: Sequence, out) -> None:
+    """The loss curves of the fast networks' trainings, one colour per style."""
+    import json
+
+    from nst.summary import plot_training
+
+    curves = {}
+    for style, path in zip(styles, records, strict=True):
+        with open(path, encoding="utf-8") as f:
+            curves[style] = json.load(f).get("history", [])
+    plot_training(curves, out)
+    print(f"nst: wrote {out} ({len(curves)} trainings)")

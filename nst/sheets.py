@@ -187,7 +187,7 @@ def save_sheet(image: Image.Image, path: str | os.PathLike) -> Path:
 def quality_lines(run: Run) -> list[str]:
     """A cell's figures: content SSIM and style distance first, then colour and seconds."""
     q = run.quality
-    secs = f"{run.seconds:.0f} s" if run.seconds is not None else ""
+    secs = _seconds(run.seconds) if run.seconds is not None else ""
     if not q:  # a record from before quality figures
         loss = f"loss {run.final_loss:.4g}" if run.final_loss is not None else ""
         return [f"{loss}  {secs}".strip()]
@@ -195,6 +195,11 @@ def quality_lines(run: Run) -> list[str]:
         f"SSIM {q['content_ssim']:.2f}  style {q['style_distance']:.2f}",
         f"colour {q['color_difference']:.1f}  {secs}".strip(),
     ]
+
+
+def _seconds(seconds: float) -> str:
+    """Seconds with the digits that matter: a fast network's 0.12 s as well as 93 s."""
+    return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.0f} s"
 
 
 def _cell(run: Run | None) -> Cell:

@@ -87,10 +87,14 @@ def plot_losses(runs: list[Run], path: str | os.PathLike, title: str = "") -> Pa
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
     for i, run in enumerate(sorted(runs, key=lambda r: r.params)):
-        history = run.metrics.get("history", [])
+        history = run.metrics.get("history") or []
         x = [h["iteration"] for h in history]
+        final = run.metrics.get("final_loss") or {}
         for ax, term in zip(axes, ("total", "content", "style"), strict=True):
-            ax.plot(x, [h[term] for h in history], label=run.params, color=f"C{i}")
+            if history:
+                ax.plot(x, [h[term] for h in history], label=run.params, color=f"C{i}")
+            elif term in final:  # a fast network's output: one value, no iterations
+                ax.axhline(final[term], label=run.params, color=f"C{i}", linestyle="--")
     for ax, term in zip(axes, ("total", "content", "style"), strict=True):
         ax.set_title(f"{term} loss")
         ax.set_xlabel("iteration")
@@ -103,6 +107,39 @@ def plot_losses(runs: list[Run], path: str | os.PathLike, title: str = "") -> Pa
         fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
     plt.close(fig)
     return Path(path)
+
+
+def plot_training(curves: dict[str, list[dict]], path: str | os.PathLike) -> Path:
+    """Total, content and style loss per training step of each style's fast network."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
+    for i, (style, history) in enumerate(curves.items()):
+        steps = [h["step"] for h in history]
+        for ax, term in zip(axes, ("total", "content", "style"), strict=True):
+            values = [h[term] for h in history]
+            ax.plot(steps, values, color=f"C{i}", alpha=0.25, linewidth=0.8)
+            ax.plot(steps, _running_mean(values, 25), color=f"C{i}", label=style)
+    for ax, term in zip(axes, ("total", "content", "style"), strict=True):
+        ax.set_title(f"{term} loss (faint: per step; bold: mean of 25)")
+        ax.set_xlabel("training step")
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Training of the fast networks, one per style")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return Path(path)
+
+
+def _running_mean(values: list[float], n: int) -> list[float]:
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= n:
+            total -= values[i - n]
+        out.append(total / min(i + 1, n))
+    return out
 
 
 def _pyplot():

@@ -3,7 +3,7 @@ import re
 import pandas as pd
 from snakemake.utils import Paramspace
 
-from nst import grid, jobs, video_commands
+from nst import fast_config, grid, jobs, video_commands
 
 IMAGES, MANIFEST = map(
     str, DATASET.outputs("results/dataset/images", "results/dataset/manifest.tsv")
@@ -19,6 +19,14 @@ SWEEP_POINTS = dict(zip(SWEEP.instance_patterns, grid.sweep_table(config)))
 SETS = grid.param_sets(config, list(SWEEP_POINTS))
 LABELS = {name: grid.describe(v) for name, v in grid.differing_values(SETS).items()}
 TRANSFER = config["resources"]["transfer"]
+# The fast (feed-forward) column: checked here, before any job (see nst.fast_config).
+fast_config.check(config, SETS)
+FAST = config["fast"]
+FAST_SET = fast_config.FAST_SET
+TRAIN = config["resources"]["train"]
+# the fast outputs' loss is the engine's objective with the experiment's defaults
+FAST_LOSS_SETTINGS = dict(config.get("defaults") or {})
+LABELS[FAST_SET] = "feed-forward network (Johnson et al.)"
 NAME = "[A-Za-z0-9][A-Za-z0-9_.-]*"
 
 
@@ -60,13 +68,36 @@ def styles():
     return grid.select(dataset_files("style"), config["styles"], "style")
 
 
+def fast_styles():
+    """The styles with a fast column."""
+    return fast_config.styles(config, styles())
+
+
+def fast_train_contents():
+    """The dataset's content images the fast networks train on."""
+    return grid.select(dataset_files("content"), FAST["contents"], "content")
+
+
+def fast_train_settings(wildcards):
+    settings = dict(FAST["train"])
+    settings.setdefault("threads", TRAIN["threads"])
+    return settings
+
+
+def sheet_sets():
+    """The columns of the sheets: the hyperparameter sets, then the fast column."""
+    return list(SETS) + ([FAST_SET] if fast_styles() else [])
+
+
 def runs(content=None, style=None):
-    """(content, style, set) of every transfer job, optionally for one content or style."""
+    """(content, style, set) of every transfer and stylize job, optionally for one content
+    or style."""
+    fast = set(fast_styles())
     return [
         (c, s, p)
         for c, s in grid.combinations(config, contents(), styles())
         if content in (None, c) and style in (None, s)
-        for p in SETS
+        for p in [*SETS, *([FAST_SET] if s in fast else [])]
     ]
 
 
@@ -99,6 +130,7 @@ def all_sheets_and_plots(wildcards):
         + [f"results/plots/{c}/{s}.png" for c, s in pairs]
         + [f"results/sheets/sweep/{c}/{s}.png" for c, s in sweeps]
         + ["results/plots/tradeoff.png"]
+        + (["results/plots/training.png"] if fast_styles() else [])
     )
 
 
@@ -122,7 +154,7 @@ SHEET_INPUTS = dict(
 )
 SHEET_PARAMS = dict(
     runs=sheet_runs,
-    sets=list(SETS),
+    sets=lambda wc: sheet_sets(),
     labels=LABELS,
     content_names=lambda wc: sheet_names(wc, "content"),
     style_names=lambda wc: sheet_names(wc, "style"),

@@ -1,0 +1,16 @@
+from nst import jobs
+
+sm = snakemake  # noqa: F821 (snakemake is injected)
+with jobs.logged(sm.log[0]):
+    jobs.fast_stylize_job(
+        sm.input.model,
+        sm.input.content,
+        sm.input.style,
+        sm.output.image,
+        sm.output.metrics,
+        size=sm.params.size,
+        loss_settings=sm.params.loss_settings,
+        threads=sm.params.threads,
+        gpus=sm.config["gpus"],  # not a param: changing it must not re-run jobs
+        gpu=sm.resources.gpu,
+    )

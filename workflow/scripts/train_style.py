@@ -1,0 +1,13 @@
+from nst import jobs
+
+sm = snakemake  # noqa: F821 (snakemake is injected)
+with jobs.logged(sm.log[0]):
+    jobs.train_style_job(
+        sm.input.style,
+        list(sm.input.contents) + list(sm.params.extra),
+        sm.output.model,
+        sm.output.metrics,
+        sm.params.settings,
+        gpus=sm.config["gpus"],  # not a param: changing it must not re-run jobs
+        gpu=sm.resources.gpu,
+    )
