@@ -243,7 +243,7 @@ def test_metrics_record_has_the_loss_curve_and_provenance(trained, data):
     assert m["contents"][0]["sha256"] != m["contents"][1]["sha256"]
     assert m["style"]["path"] == str(data["style"]) and len(m["style"]["sha256"]) == 64
     assert m["model"]["name"] == "vgg16-hed" and len(m["model"]["weights_sha256"]) == 64
-    assert m["settings"]["content_layers"] == ["conv3_3"] and m["train"]["width"] == 8
+    assert m["settings"]["content_layers"] == ["conv2_2"] and m["train"]["width"] == 8
     assert {"nst", "tensorflow", "keras", "numpy"} <= set(m["versions"])
     assert m["timings"]["steps_per_second"] > 0 and m["timings"]["total_seconds"] > 0
     assert m["output"]["sha256"] and m["output"]["format_version"] == transformer.FORMAT_VERSION
@@ -475,4 +475,4 @@ def test_train_settings_are_checked():
         ff.training_settings(iterations=3)
     s, t = ff.training_settings(learning_rate=0.01, style_weight=2.0)
     assert t.learning_rate == 0.01 and s.learning_rate == FEEDFORWARD_DEFAULTS.learning_rate
-    assert s.style_weight == 2.0 and s.content_layers == ("conv3_3",)
+    assert s.style_weight == 2.0 and s.content_layers == ("conv2_2",)
