@@ -51,6 +51,20 @@ def logged(log_path: str | os.PathLike | None) -> Iterator[None]:
             os.close(fd)
 
 
+@contextlib.contextmanager
+def on_device(what: str, gpus, gpu, lock_dir) -> Iterator[None]:
+    """Run a TensorFlow job: a GPU job first takes its own GPU slot (CUDA_VISIBLE_DEVICES),
+    then says where it runs and imports TensorFlow (after the slot, so that it sees it)."""
+    from nst.engine import import_tensorflow
+    from nst.gpu import gpu_slot
+
+    with gpu_slot(int(gpus), lock_dir, wanted=int(gpu)) as slot:
+        where = "CPU" if slot is None else f"GPU {slot}"
+        print(f"nst: {what} on {where}", flush=True)
+        import_tensorflow(lean=True)
+        yield
+
+
 def fetch_job(dataset: dict, images_dir, manifest, cache_dir=None) -> None:
     from nst.dataset import fetch_dataset
     from nst.dataset_config import check_dataset
@@ -134,16 +148,12 @@ def transfer_job(
     lock_dir: str | os.PathLike = ".snakemake/gpu-slots",
 ) -> None:
     """One style-transfer run; a GPU job first takes its own GPU slot."""
-    from nst.gpu import gpu_slot
     from nst.settings import TransferSettings
 
     run_settings = TransferSettings.from_dict(dict(settings))
-    with gpu_slot(int(gpus), lock_dir, wanted=int(gpu)) as slot:
-        where = "CPU" if slot is None else f"GPU {slot}"
-        print(f"nst: transfer {content} x {', '.join(map(str, styles))} on {where}", flush=True)
-        from nst.engine import import_tensorflow, transfer_files
+    with on_device(f"transfer {content} x {', '.join(map(str, styles))}", gpus, gpu, lock_dir):
+        from nst.engine import transfer_files
 
-        import_tensorflow(lean=True)  # after the GPU slot: CUDA_VISIBLE_DEVICES is set now
         transfer_files(content, list(styles), image, metrics, run_settings)
 
 
@@ -269,15 +279,9 @@ def video_transfer_job(
     lock_dir=".snakemake/gpu-slots",
 ) -> None:  # fmt: skip
     """One video x style x set; a GPU job first takes its own GPU slot, as transfer_job does."""
-    from nst.gpu import gpu_slot
-
-    with gpu_slot(int(gpus), lock_dir, wanted=int(gpu)) as slot:
-        where = "CPU" if slot is None else f"GPU {slot}"
-        print(f"nst: video {clip} x {', '.join(map(str, styles))} on {where}", flush=True)
-        from nst.engine import import_tensorflow
+    with on_device(f"video {clip} x {', '.join(map(str, styles))}", gpus, gpu, lock_dir):
         from nst.video_commands import stylize_job
 
-        import_tensorflow(lean=True)
         stylize_job(
             clip, flows, list(styles), frames, metrics, video_set["settings"], video_set["options"]
         )
@@ -308,15 +312,9 @@ def train_style_job(
     lock_dir=".snakemake/gpu-slots",
 ) -> None:  # fmt: skip
     """Train one style's fast network on the content images (and folders)."""
-    from nst.gpu import gpu_slot
-
-    with gpu_slot(int(gpus), lock_dir, wanted=int(gpu)) as slot:
-        where = "CPU" if slot is None else f"GPU {slot}"
-        print(f"nst: train-style {style} on {len(contents)} input(s) on {where}", flush=True)
-        from nst.engine import import_tensorflow
+    with on_device(f"train-style {style} on {len(contents)} input(s)", gpus, gpu, lock_dir):
         from nst.feedforward import train_files
 
-        import_tensorflow(lean=True)
         train_files(style, list(contents), model, metrics, **dict(settings))
 
 
@@ -327,21 +325,17 @@ def fast_stylize_job(
     """Stylise one content with a style's fast network; the record is a run like the optimised
     ones (quality figures, seconds, and the loss the optimisation's objective gives the output
     under ``loss_settings``), so sheets, summary and plots take it as one more column."""
-    from nst.gpu import gpu_slot
     from nst.settings import TransferSettings
 
     loss = TransferSettings.from_dict({**dict(loss_settings), "size": int(size)})
     if threads and not loss.threads:
         loss = loss.replace(threads=int(threads))
-    with gpu_slot(int(gpus), lock_dir, wanted=int(gpu)) as slot:
-        where = "CPU" if slot is None else f"GPU {slot}"
-        print(f"nst: stylize {content} with {model} on {where}", flush=True)
+    with on_device(f"stylize {content} with {model}", gpus, gpu, lock_dir):
         from nst import images
         from nst.atomic import write_json
-        from nst.engine import configure_runtime, evaluate_loss, import_tensorflow
+        from nst.engine import configure_runtime, evaluate_loss
         from nst.feedforward import stylize_files
 
-        import_tensorflow(lean=True)
         configure_runtime(loss)
         # both outputs are written atomically; Snakemake removes the image if this job fails
         run = stylize_files(model, [content], image, size=int(size), style=style)
