@@ -192,8 +192,8 @@ def quality_lines(run: Run) -> list[str]:
         loss = f"loss {run.final_loss:.4g}" if run.final_loss is not None else ""
         return [f"{loss}  {secs}".strip()]
     return [
-        f"SSIM {q['content_ssim']:.2f}  style {q['style_distance']:.2f}",
-        f"colour {q['color_difference']:.1f}  {secs}".strip(),
+        f"SSIM {q['content_ssim']:.2f} · style {q['style_distance']:.2f}",
+        f"colour {q['color_difference']:.1f}" + (f" · {secs}" if secs else ""),
     ]
 
 
