@@ -201,6 +201,22 @@ class TrainResult:
     weights: dict  # the loss network's name, path and sha256
 
 
+def make_train_step(model, objective, optimizer, batch_shape: tuple[int, int, int, int]):
+    """One traced Adam step on a batch of contents, returning the loss terms: what training
+    runs every step (and bench/bench_fast.py times against the bare passes)."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec(batch_shape, tf.float32)], autograph=False)
+    def step_fn(batch):
+        with tf.GradientTape() as tape:
+            values = objective(model(batch, training=True), batch)
+        grads = tape.gradient(values["total"], model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return values
+
+    return step_fn
+
+
 def train_transformer(
     style: np.ndarray,
     contents: Sequence[np.ndarray],
@@ -270,19 +286,9 @@ def train_transformer(
     if restored:
         start, history, seconds_before = restored
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec((train.batch_size, train.train_size, train.train_size, 3), tf.float32)
-        ],
-        autograph=False,
+    step_fn = make_train_step(
+        model, objective, optimizer, (train.batch_size, train.train_size, train.train_size, 3)
     )
-    def step_fn(batch):
-        with tf.GradientTape() as tape:
-            values = objective(model(batch, training=True), batch)
-        grads = tape.gradient(values["total"], model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return values
-
     if start == 0:
         log(
             f"training a width-{train.width} network ({model.count_params():,} parameters) for "
