@@ -565,6 +565,9 @@ def stylize_files(
     net = load_transformer(model_path)
     info = model_info(net)
     style_img, style_record = _style_for_quality(style, info, log)
+    # trace and optimise the forward pass once (it serves every size), so that the seconds per
+    # image are the network's and not TensorFlow's one-off set-up
+    stylize(net, np.zeros((images.MIN_SIDE, images.MIN_SIDE, 3), np.float32))
     t_setup = time.perf_counter() - t0
     rows = []
     for src, dst in zip(files, targets, strict=True):

@@ -120,12 +120,14 @@ def plot_training(curves: dict[str, list[dict]], path: str | os.PathLike) -> Pat
             ax.plot(steps, values, color=f"C{i}", alpha=0.25, linewidth=0.8)
             ax.plot(steps, _running_mean(values, 25), color=f"C{i}", label=style)
     for ax, term in zip(axes, ("total", "content", "style"), strict=True):
-        ax.set_title(f"{term} loss (faint: per step; bold: mean of 25)")
+        ax.set_title(f"{term} loss")
         ax.set_xlabel("training step")
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle("Training of the fast networks, one per style")
+    fig.suptitle(
+        "Training of the fast networks, one per style (faint: each step; bold: 25-step mean)"
+    )
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
     plt.close(fig)
