@@ -186,14 +186,15 @@ def bench_memory(model_path, sizes):
 
         from nst import images
 
-        big = Path(tmp) / "content.png"
-        # the largest sample photo upsampled: stylising it costs what a real photo would
-        Image.fromarray(
-            images.to_uint8(images.resize_longest(load("content", HELD_OUT[0]), max(sizes)))
-        ).save(big)
         for size in sizes:
+            # a sample photo upsampled to the size, so the child reads an image of that size
+            # (stylising it costs what a real photo would)
+            src = Path(tmp) / f"content_{size}.png"
+            Image.fromarray(
+                images.to_uint8(images.resize_longest(load("content", HELD_OUT[0]), size))
+            ).save(src)
             proc = subprocess.run(
-                [sys.executable, "-c", CHILD, str(model_path), str(big), str(size)],
+                [sys.executable, "-c", CHILD, str(model_path), str(src), str(size)],
                 capture_output=True,
                 text=True,
                 check=True,
