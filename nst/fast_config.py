@@ -71,7 +71,7 @@ def training_record(config: dict, style: str) -> str:
 
 def training_settings(config: dict):
     """(loss settings, training settings) of ``fast.train`` (validated)."""
-    from nst.feedforward import training_settings as split
+    from nst.settings import training_settings as split
 
     return split(**dict(section(config).get("train") or {}))
 

@@ -34,9 +34,9 @@ from nst.errors import NSTError, SettingsError
 from nst.settings import (
     FEEDFORWARD_DEFAULTS,
     LOSS_FIELDS,
-    TRAIN_FIELDS,
     TrainSettings,
     TransferSettings,
+    training_settings,
 )
 from nst.training_data import CropSampler, collect_images
 from nst.transformer import FORMAT_VERSION, load_transformer, model_info
@@ -50,26 +50,8 @@ __all__ = [
     "stylize_files",
     "train_transformer",
     "train_files",
+    "training_settings",
 ]
-
-
-def training_settings(
-    settings: TransferSettings | None = None, train: TrainSettings | None = None, **overrides
-) -> tuple[TransferSettings, TrainSettings]:
-    """The loss and training settings with keyword overrides applied to whichever owns them."""
-    unknown = sorted(set(overrides) - set(TRAIN_FIELDS) - set(LOSS_FIELDS))
-    if unknown:
-        raise SettingsError(
-            f"unknown training setting(s) {', '.join(unknown)}; valid settings are "
-            f"{', '.join(sorted({*TRAIN_FIELDS, *LOSS_FIELDS}))}."
-        )
-    train = (train or TrainSettings()).replace(
-        **{k: v for k, v in overrides.items() if k in TRAIN_FIELDS}
-    )
-    settings = (settings or FEEDFORWARD_DEFAULTS).replace(
-        **{k: v for k, v in overrides.items() if k in LOSS_FIELDS and k not in TRAIN_FIELDS}
-    )
-    return settings, train
 
 
 def check_settings(settings: TransferSettings) -> tuple[tuple, list]:

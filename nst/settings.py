@@ -258,3 +258,23 @@ class TrainSettings:
 
 
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainSettings))
+
+
+def training_settings(
+    settings: TransferSettings | None = None, train: TrainSettings | None = None, **overrides
+) -> tuple[TransferSettings, TrainSettings]:
+    """The loss and training settings with keyword overrides applied to whichever owns them
+    (here, not in nst.feedforward, so that the workflow checks them without importing Keras)."""
+    unknown = sorted(set(overrides) - set(TRAIN_FIELDS) - set(LOSS_FIELDS))
+    if unknown:
+        raise SettingsError(
+            f"unknown training setting(s) {', '.join(unknown)}; valid settings are "
+            f"{', '.join(sorted({*TRAIN_FIELDS, *LOSS_FIELDS}))}."
+        )
+    train = (train or TrainSettings()).replace(
+        **{k: v for k, v in overrides.items() if k in TRAIN_FIELDS}
+    )
+    settings = (settings or FEEDFORWARD_DEFAULTS).replace(
+        **{k: v for k, v in overrides.items() if k in LOSS_FIELDS and k not in TRAIN_FIELDS}
+    )
+    return settings, train
