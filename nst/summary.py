@@ -95,18 +95,7 @@ def plot_losses(runs: list[Run], path: str | os.PathLike, title: str = "") -> Pa
                 ax.plot(x, [h[term] for h in history], label=run.params, color=f"C{i}")
             elif term in final:  # a fast network's output: one value, no iterations
                 ax.axhline(final[term], label=run.params, color=f"C{i}", linestyle="--")
-    for ax, term in zip(axes, ("total", "content", "style"), strict=True):
-        ax.set_title(f"{term} loss")
-        ax.set_xlabel("iteration")
-        ax.set_yscale("log")
-        ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
-    plt.close(fig)
-    return Path(path)
+    return _finish_loss_panels(plt, fig, axes, "iteration", title, path)
 
 
 def plot_training(curves: dict[str, list[dict]], path: str | os.PathLike) -> Path:
@@ -119,15 +108,20 @@ def plot_training(curves: dict[str, list[dict]], path: str | os.PathLike) -> Pat
             values = [h[term] for h in history]
             ax.plot(steps, values, color=f"C{i}", alpha=0.25, linewidth=0.8)
             ax.plot(steps, _running_mean(values, 25), color=f"C{i}", label=style)
+    title = "Training of the fast networks, one per style (faint: each step; bold: 25-step mean)"
+    return _finish_loss_panels(plt, fig, axes, "training step", title, path)
+
+
+def _finish_loss_panels(plt, fig, axes, xlabel: str, title: str, path) -> Path:
+    """Titles, log scale and legend of the three loss panels; the figure written atomically."""
     for ax, term in zip(axes, ("total", "content", "style"), strict=True):
         ax.set_title(f"{term} loss")
-        ax.set_xlabel("training step")
+        ax.set_xlabel(xlabel)
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(
-        "Training of the fast networks, one per style (faint: each step; bold: 25-step mean)"
-    )
+    if title:
+        fig.suptitle(title)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
     plt.close(fig)
