@@ -365,6 +365,8 @@ def main(argv=None):
     import tensorflow as tf
 
     result = {"machine": platform.platform(), "tensorflow": tf.__version__}
+    if args.only and Path(args.out + ".json").exists():  # a partial rerun keeps the other parts
+        result = {**json.loads(Path(args.out + ".json").read_text()), **result}
     if "step" in parts:
         result["step"] = [
             bench_step(16, 128, 4, args.repeats),

@@ -29,7 +29,26 @@ def _flatten(features, batched: bool = False):
 
 def gram_matrix(features, shift: float = 0.0, mask=None, *, batched: bool = False):
     """Gram matrix of ``features + shift`` averaged over positions (weighted by ``mask``)."""
-    return cross_gram(features, features, shift, mask, batched=batched)
+    if mask is not None:
+        return cross_gram(features, features, shift, mask, batched=batched)
+    a = _flatten(features, batched)
+    return _self_gram(a + shift if shift else a)
+
+
+@tf.custom_gradient
+def _self_gram(a):
+    """``a^T a / n`` over the positions of (..., n, C) ``a``, with a one-product gradient.
+
+    Differentiating the product of ``a`` with itself term by term costs two (n x C) x (C x C)
+    products; ``d/da = a (dG + dG^T) / n`` is one, which takes a third off the Gram matrices'
+    share of a training step (the style layers' Gram matrices are most of its loss).
+    """
+    n = tf.cast(tf.shape(a)[-2], a.dtype)
+
+    def grad(dg):  # scaling the (C x C) factor, not the (n x C) product
+        return tf.matmul(a, (dg + tf.linalg.matrix_transpose(dg)) / n)
+
+    return tf.matmul(a, a, transpose_a=True) / n, grad
 
 
 def match_resolution(shallow, deep, pooling: str = "avg"):
@@ -45,8 +64,9 @@ def cross_gram(shallow, deep, shift: float = 0.0, mask=None, *, batched: bool = 
 
     ``mask`` is one (h, w) map of the deeper layer's grid, shared by every image of a batch.
     """
-    a = _flatten(shallow, batched) + shift
-    b = _flatten(deep, batched) + shift
+    a, b = _flatten(shallow, batched), _flatten(deep, batched)
+    if shift:
+        a, b = a + shift, b + shift
     if mask is None:
         n = tf.cast(tf.shape(a)[-2], a.dtype)
         return tf.matmul(a, b, transpose_a=True) / n

@@ -98,6 +98,37 @@ def test_shifted_gram_differs_from_plain():
     assert not np.allclose(plain, shifted)
 
 
+@pytest.mark.parametrize(
+    "shape,shift,batched", [((1, 6, 5, 4), 0.0, False), ((3, 6, 5, 4), -1.0, True)]
+)
+def test_gram_gradient_matches_the_product_rule(shape, shift, batched):
+    """The Gram matrix's one-product gradient equals differentiating F^T F term by term."""
+    rng = np.random.default_rng(1)
+    f = tf.constant(rng.normal(size=shape), tf.float32)
+    c = shape[-1]
+    target = tf.constant(rng.normal(size=(c, c)), tf.float32)
+    weights = tf.constant(rng.normal(size=(c, c)), tf.float32)  # an asymmetric upstream gradient
+
+    def loss(gram_fn):
+        with tf.GradientTape() as tape:
+            tape.watch(f)
+            g = gram_fn(f)
+            value = tf.reduce_sum(weights * g) + losses.squared_error(g, target)
+        return g.numpy(), tape.gradient(value, f).numpy()
+
+    def by_hand(x):
+        a = tf.reshape(x, (shape[0], -1, c) if batched else (-1, c)) + shift
+        return tf.matmul(a, a, transpose_a=True) / (
+            shape[1] * shape[2] * (1 if batched else shape[0])
+        )
+
+    g, grad = loss(lambda x: losses.gram_matrix(x, shift, batched=batched))
+    g_ref, grad_ref = loss(by_hand)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-4, atol=1e-6)
+    assert np.abs(grad).max() > 1e-3  # a gradient that is there, not zeros on both sides
+
+
 def test_two_styles_blend_between_single_style_results(sample_images):
     c, r, b = sample_images["content"], sample_images["red"], sample_images["blue"]
     only_red, _ = run(c, [r, b], style_blend_weights=(1, 0), iterations=30)
