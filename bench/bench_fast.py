@@ -97,9 +97,11 @@ def bench_step(width, train_size, batch_size, repeats):
     bare_vgg, bare_all = bare(False), bare(True)
     rng = np.random.default_rng(0)
     times = {"step": [], "bare": [], "bare_with_contents": []}
+    fns = [("step", step), ("bare", bare_vgg), ("bare_with_contents", bare_all)]
     for i in range(repeats + 2):  # two warm-ups (tracing)
         batch = tf.constant(rng.uniform(0, 255, shape).astype(np.float32))
-        for name, fn in (("step", step), ("bare", bare_vgg), ("bare_with_contents", bare_all)):
+        # each takes every place in the order in turn: what ran just before can slow a pass
+        for name, fn in fns[i % 3 :] + fns[: i % 3]:
             t = time.perf_counter()
             out = fn(batch)
             tf.nest.map_structure(lambda v: v.numpy(), out)

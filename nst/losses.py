@@ -86,8 +86,26 @@ def content_loss(features, target, weight_map=None):
     return tf.reduce_mean(diff * w[..., None]) / tf.maximum(tf.reduce_mean(w), 1e-8)
 
 
+@tf.custom_gradient
 def total_variation(image):
-    """Mean squared difference between horizontally and vertically adjacent pixels."""
+    """Mean squared difference between horizontally and vertically adjacent pixels.
+
+    The gradient is the differences padded back to the image's shape: differentiating the
+    slices went through StridedSliceGrad, whose column case costs more than the whole loss.
+    """
     dy = image[:, 1:, :, :] - image[:, :-1, :, :]
     dx = image[:, :, 1:, :] - image[:, :, :-1, :]
-    return tf.reduce_mean(tf.square(dy)) + tf.reduce_mean(tf.square(dx))
+
+    def grad(upstream):
+        up = 2 * tf.cast(upstream, tf.float32)
+        gy = dy * tf.cast(up / tf.cast(tf.size(dy), tf.float32), dy.dtype)
+        gx = dx * tf.cast(up / tf.cast(tf.size(dx), tf.float32), dx.dtype)
+        none = [0, 0]
+        return (
+            tf.pad(gy, [none, [1, 0], none, none])  # pixel r is the later one of pair r - 1
+            - tf.pad(gy, [none, [0, 1], none, none])  # and the earlier one of pair r
+            + tf.pad(gx, [none, none, [1, 0], none])
+            - tf.pad(gx, [none, none, [0, 1], none])
+        )
+
+    return tf.reduce_mean(tf.square(dy)) + tf.reduce_mean(tf.square(dx)), grad
