@@ -41,7 +41,8 @@ class TransferResult:
 
     @property
     def final(self) -> dict:
-        return {k: self.history[-1][k] for k in ("total", "content", "style", "tv")}
+        last = self.history[-1] if self.history else self.initial  # no iteration: the start
+        return {k: last[k] for k in ("total", "content", "style", "tv")}
 
     def to_dict(self) -> dict:
         return {

@@ -20,7 +20,13 @@ import tensorflow as tf
 
 
 def _flatten(features, batched: bool = False):
-    """(1, H, W, C) or (H, W, C) -> (H*W, C); batched: (B, H, W, C) -> (B, H*W, C)."""
+    """(1, H, W, C) or (H, W, C) -> (H*W, C); batched: (B, H, W, C) -> (B, H*W, C), in float32.
+
+    Statistics are float32 whatever the network's precision: VGG activations reach several
+    hundred, and their products overflow float16 (65504), which made every mixed_float16 style
+    loss NaN.
+    """
+    features = tf.cast(features, tf.float32)
     c = tf.shape(features)[-1]
     if batched:
         return tf.reshape(features, (tf.shape(features)[0], -1, c))

@@ -16,6 +16,8 @@ import scipy.optimize
 import tensorflow as tf
 import threadpoolctl
 
+from nst.errors import SettingsError
+
 TERMS = ("total", "content", "style", "tv")
 # L-BFGS-B starts with unit curvature, so the raw scale of the loss decides how far its first
 # projected-gradient steps go; with the INetwork loss they were far too short and it crawled for
@@ -54,6 +56,14 @@ class _Progress:
     def start_values(self, values: dict) -> None:
         if not self.initial:
             self.initial = {k: float(v) for k, v in values.items()}  # TERMS and extra terms
+            bad = sorted(k for k, v in self.initial.items() if not np.isfinite(v))
+            if bad:  # the optimiser would stop at once, with nothing to show
+                raise SettingsError(
+                    f"the loss is not finite at the start ({', '.join(bad)}: "
+                    f"{', '.join(str(self.initial[k]) for k in bad)}); a weight too large for "
+                    "float32, or the network's precision overflowing: try --precision float32 "
+                    "and smaller weights."
+                )
 
     def step(self, values: dict, image_fn: Callable[[], np.ndarray], evaluations: int) -> bool:
         """Record one iteration; True when the optimisation should stop early."""

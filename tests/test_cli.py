@@ -70,6 +70,7 @@ def _cases(s, b, tmp):
         "model": ([c, r, "--model", "resnet"], "invalid choice: 'resnet'"),
         "init": ([c, r, "--init", "sparkles"], "neither one of content"),
         "output": ([c, r, "-o", str(tmp / "out.xyz")], "image format"),
+        "overflow": ([c, r, "--style-weight", "1e39"], "the loss is not finite at the start"),
     }
 
 
@@ -86,6 +87,7 @@ CASES = [
     "model",
     "init",
     "output",
+    "overflow",
 ]
 
 
