@@ -202,7 +202,13 @@ def cmd_stylize(args) -> int:
     from nst.feedforward import stylize_files
 
     stylize_files(
-        args.model, args.inputs, args.output, args.metrics, size=args.size, style=args.style
+        args.model,
+        args.inputs,
+        args.output,
+        args.metrics,
+        size=args.size,
+        style=args.style,
+        threads=args.threads,
     )
     return 0
 
@@ -292,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_positive_int, help="longest side of the output")
     p.add_argument("--metrics", metavar="JSON", help="write the record (timings, quality) here")
     p.add_argument("--style", help="the style image, to measure the style distance")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads; 0: TensorFlow's default")
     p.set_defaults(func=cmd_stylize)
 
     p = sub.add_parser("color-transfer", help="give a stylised image the content's colours")

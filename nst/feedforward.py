@@ -523,6 +523,7 @@ def stylize_files(
     *,
     size: int | None = None,
     style: str | os.PathLike | None = None,
+    threads: int = 0,
     log: Callable[[str], None] = _log_stderr,
 ) -> dict:
     """Stylise image files and folders with a trained model; write the images and the record.
@@ -530,7 +531,10 @@ def stylize_files(
     ``output`` is the image file when there is one input file, a folder otherwise (``NAME.png``
     per input). The quality figures compare each output with its input and, when the style is
     known (``style``, or the model's own style image if it is still where it was), the style.
+    ``threads``: TensorFlow's threads (0: its default; a process takes the first setting only).
     """
+    import tensorflow as tf
+
     from nst import quality
     from nst.engine import configure_runtime
 
@@ -542,7 +546,7 @@ def stylize_files(
     output = Path(output)
     files = collect_images(inputs, "input image", log)
     targets = _outputs(inputs, files, output)
-    configure_runtime(TransferSettings())
+    configure_runtime(TransferSettings(threads=threads))
     model_path = Path(model)
     net = load_transformer(model_path)
     info = model_info(net)
@@ -590,6 +594,7 @@ def stylize_files(
         "style": style_record,
         "images": rows,
         "seconds_per_image": round(sum(r["seconds"] for r in rows) / len(rows), 4),
+        "threads": tf.config.threading.get_intra_op_parallelism_threads(),  # 0: TF's default
         "timings": {
             "setup_seconds": round(t_setup, 3),
             "total_seconds": round(time.perf_counter() - t0, 3),

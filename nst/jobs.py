@@ -338,7 +338,9 @@ def fast_stylize_job(
 
         configure_runtime(loss)
         # both outputs are written atomically; Snakemake removes the image if this job fails
-        run = stylize_files(model, [content], image, size=int(size), style=style)
+        run = stylize_files(
+            model, [content], image, size=int(size), style=style, threads=loss.threads
+        )
         out = images.load_image(image, what="stylised image")
         final = evaluate_loss(out, content, [style], loss)
         record = fast_run_record(run, content, style, out.shape[:2], final, loss)

@@ -340,10 +340,14 @@ def test_cli_trains_and_stylizes(data, tmp_path, capsys):
     m = json.loads(metrics.read_text())
     assert m["settings"]["style_weight"] == 3.0 and m["train"]["width"] == 16
     assert "step 2/2" in capsys.readouterr().err
-    out = tmp_path / "out.png"
-    assert main(["stylize", str(model), str(data["contents"] / "b.jpg"), "-o", str(out)]) == 0
+    out, rec = tmp_path / "out.png", tmp_path / "stylize.json"
+    argv = ["stylize", str(model), str(data["contents"] / "b.jpg"), "-o", str(out)]
+    assert main([*argv, "--metrics", str(rec), "--threads", "1"]) == 0
     with Image.open(out) as im:
         assert im.size == (80, 96)
+    # the threads TensorFlow really uses (a process takes only its first setting)
+    threads = json.loads(rec.read_text())["threads"]
+    assert threads == tf.config.threading.get_intra_op_parallelism_threads()
 
 
 def _corrupt_model(trained, tmp_path):
