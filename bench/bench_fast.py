@@ -8,7 +8,8 @@ and the shipped networks' quality on contents held out of their training.
   against the bare passes on the same batch, paired step by step in one process: transformer
   forward+backward with the VGG forward+backward on its outputs (the sum of the loss layers'
   activations as the "loss"), and the same plus the VGG forward of the contents that the content
-  term needs. Medians of the pairs; target <= 1.2 (against the first).
+  term needs. The three take every place in the order in turn (what ran just before can slow a
+  pass); medians; target <= 1.2 (against the first).
 * inference: seconds per image of a shipped network at 256 / 512 / 1024 px (median of 5 after a
   warm-up), against 100 L-BFGS iterations of nst.transfer at 512 px; target >= 100x.
 * memory: peak resident memory of a fresh process stylising one 1024 and one 2048 px image.
@@ -290,7 +291,8 @@ def markdown(result) -> str:
     lines = [f"Machine: {result['machine']}, {os.cpu_count()} CPUs, loss network {MODEL}.", ""]
     if "step" in result:
         lines += [
-            "Training step against the bare passes on the same batch (median of paired steps):",
+            "Training step against the bare passes on the same batch (medians; the passes take "
+            "turns in the order):",
             "",
             "| width | crops | batch | step (s) | transformer+VGG fwd/bwd (s) "
             "| ratio (target <= 1.2) | + contents' VGG forward (s) | ratio |",
