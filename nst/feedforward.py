@@ -55,13 +55,7 @@ __all__ = [
 
 
 def check_settings(settings: TransferSettings) -> tuple[tuple, list]:
-    """What training cannot use; returns the content layers and the style terms."""
-    if settings.precision == "mixed_float16":
-        # the sums inside the loss network's Gram matrices overflow float16 at once
-        raise SettingsError(
-            "feed-forward training cannot use precision mixed_float16 (the style loss overflows "
-            "it); use mixed_bfloat16 or float32."
-        )
+    """The content layers and the style terms (or a SettingsError for what training can't use)."""
     return methods.content_layers(settings), methods.style_terms(settings)
 
 
@@ -186,13 +180,19 @@ class TrainResult:
 def make_train_step(model, objective, optimizer, batch_shape: tuple[int, int, int, int]):
     """One traced Adam step on a batch of contents, returning the loss terms: what training
     runs every step (and bench/bench_fast.py times against the bare passes)."""
+    import keras
     import tensorflow as tf
+
+    # mixed_float16: the gradient of the scaled loss; apply_gradients unscales it and skips a
+    # step whose gradient overflowed (lowering the scale)
+    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
 
     @tf.function(input_signature=[tf.TensorSpec(batch_shape, tf.float32)], autograph=False)
     def step_fn(batch):
         with tf.GradientTape() as tape:
             values = objective(model(batch, training=True), batch)
-        grads = tape.gradient(values["total"], model.trainable_variables)
+            loss = optimizer.scale_loss(values["total"]) if scaled else values["total"]
+        grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return values
 
@@ -219,7 +219,6 @@ def train_transformer(
 
     from nst.engine import configure_runtime, feature_extractor, network_layers
     from nst.objective import BatchObjective, StyleLoss
-    from nst.transformer import build_transformer
 
     settings = settings or FEEDFORWARD_DEFAULTS
     train = train or TrainSettings()
@@ -252,14 +251,13 @@ def train_transformer(
     }
     # the same initial weights whatever ran in this process before (the loss network's build)
     keras.utils.set_random_seed(settings.seed)
+    # float32 weights whatever the arithmetic: "bfloat16" trains as mixed_bfloat16
     policy = keras.mixed_precision.global_policy().name
-    if policy == "bfloat16":  # train float32 weights with bfloat16 arithmetic
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
-        model = build_transformer(train.width, info)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
+    build_policy = "mixed_bfloat16" if policy == "bfloat16" else policy
+    model = _build_with_policy(build_policy, train.width, info)
     optimizer = keras.optimizers.Adam(train.learning_rate)
+    if build_policy == "mixed_float16":  # float16 gradients underflow without a loss scale
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     optimizer.build(model.trainable_variables)
 
     ckpt = Path(checkpoint) if checkpoint is not None else None
@@ -306,6 +304,9 @@ def train_transformer(
             log(f"checkpoint at step {step}: {ckpt}")
     seconds = time.perf_counter() - t0
     timed = train.steps - start - 1
+    if build_policy != "float32":  # the file stylises in float32 wherever it goes
+        trained, model = model, _build_with_policy("float32", train.width, info)
+        model.set_weights(trained.get_weights())
     return TrainResult(
         model=model,
         history=history,
@@ -315,6 +316,20 @@ def train_transformer(
         steps_per_second=timed / (seconds - (first_done - t0)) if timed > 0 else 0.0,
         weights=dataclasses.asdict(extractor.weights),
     )
+
+
+def _build_with_policy(policy: str, width: int, info: dict):
+    """A transformer whose layers compute under ``policy``; the global policy is put back."""
+    import keras
+
+    from nst.transformer import build_transformer
+
+    before = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        return build_transformer(width, info)
+    finally:
+        keras.mixed_precision.set_global_policy(before)
 
 
 def _nst_version() -> str:
