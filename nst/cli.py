@@ -164,6 +164,14 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--steps", type=int, default=t.steps, metavar="N")
     g.add_argument("--learning-rate", type=float, default=t.learning_rate, help="Adam")
     g.add_argument(
+        "--lr-decay-every",
+        type=int,
+        default=t.lr_decay_every,
+        metavar="N",
+        help="multiply the learning rate by --lr-decay-factor every N steps (0: constant)",
+    )
+    g.add_argument("--lr-decay-factor", type=float, default=t.lr_decay_factor, metavar="F")
+    g.add_argument(
         "--checkpoint-every", type=int, default=t.checkpoint_every, metavar="N", help="0: none"
     )
     g.add_argument("--print-every", type=int, default=t.print_every, metavar="N")

@@ -255,7 +255,12 @@ def train_transformer(
     policy = keras.mixed_precision.global_policy().name
     build_policy = "mixed_bfloat16" if policy == "bfloat16" else policy
     model = _build_with_policy(build_policy, train.width, info)
-    optimizer = keras.optimizers.Adam(train.learning_rate)
+    rate = train.learning_rate
+    if train.lr_decay_every:  # a staircase on the optimizer's own step count (resumes with it)
+        rate = keras.optimizers.schedules.ExponentialDecay(
+            rate, train.lr_decay_every, train.lr_decay_factor, staircase=True
+        )
+    optimizer = keras.optimizers.Adam(rate)
     if build_policy == "mixed_float16":  # float16 gradients underflow without a loss scale
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     optimizer.build(model.trainable_variables)

@@ -220,6 +220,8 @@ class TrainSettings:
     batch_size: int = 4
     steps: int = 2000
     learning_rate: float = 1e-3  # Adam
+    lr_decay_every: int = 0  # steps between multiplications by lr_decay_factor; 0: constant
+    lr_decay_factor: float = 0.5
     checkpoint_every: int = 100  # steps; 0: no checkpoints
     print_every: int = 10  # steps; 0: quiet
     style_size: int | None = None  # longest side of the style image; None: train_size
@@ -244,7 +246,7 @@ class TrainSettings:
 
         for name, least in (("width", 1), ("train_size", 32), ("batch_size", 1), ("steps", 1)):
             whole(name, least)
-        for name in ("checkpoint_every", "print_every"):
+        for name in ("checkpoint_every", "print_every", "lr_decay_every"):
             whole(name, 0)
         if self.style_size is not None:
             whole("style_size", 32)
@@ -255,6 +257,10 @@ class TrainSettings:
             )
         if not float(self.learning_rate) > 0:
             raise SettingsError("learning-rate must be positive, e.g. 0.001.")
+        if not 0 < float(self.lr_decay_factor) <= 1:
+            raise SettingsError(
+                f"lr-decay-factor must be in (0, 1], e.g. 0.5, not {self.lr_decay_factor!r}."
+            )
 
 
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainSettings))

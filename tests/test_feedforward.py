@@ -218,10 +218,23 @@ def _weights(path):
 
 
 def test_resumed_training_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_path):
-    run = dict(steps=6, checkpoint_every=3, **SMALL, **LOSS)
+    # the learning rate steps down at step 2 and 4, across the checkpoint at 3
+    run = dict(steps=6, checkpoint_every=3, lr_decay_every=2, lr_decay_factor=0.1, **SMALL, **LOSS)
     whole = tmp_path / "whole.keras"
     ff.train_files(data["style"], [data["contents"]], whole, log=quiet, **run)
     assert not ff.checkpoint_path(whole).exists()  # removed after success
+    constant = tmp_path / "constant.keras"
+    ff.train_files(
+        data["style"], [data["contents"]], constant, log=quiet, **{**run, "lr_decay_every": 0}
+    )
+    # decayed steps are smaller: the weights move less from step 2 on
+    first = tmp_path / "first.keras"
+    ff.train_files(data["style"], [data["contents"]], first, log=quiet, **{**run, "steps": 2})
+    moved = [
+        sum(float(np.abs(a - b).sum()) for a, b in zip(_weights(p), _weights(first), strict=True))
+        for p in (whole, constant)
+    ]
+    assert 0 < moved[0] < 0.5 * moved[1], moved
 
     resumed = tmp_path / "resumed.keras"
     with pytest.raises(Killed):
@@ -496,3 +509,8 @@ def test_train_settings_are_checked():
     s, t = ff.training_settings(learning_rate=0.01, style_weight=2.0)
     assert t.learning_rate == 0.01 and s.learning_rate == FEEDFORWARD_DEFAULTS.learning_rate
     assert s.style_weight == 2.0 and s.content_layers == ("conv2_2",)
+    for factor in (0, 1.5):
+        with pytest.raises(SettingsError, match="lr-decay-factor must be in"):
+            TrainSettings(lr_decay_every=100, lr_decay_factor=factor)
+    with pytest.raises(SettingsError, match="lr-decay-every must be a whole number"):
+        TrainSettings(lr_decay_every=-1)
