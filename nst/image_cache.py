@@ -89,7 +89,12 @@ class ImageCache:
         if not blob.is_file() or sha256(blob.read_bytes()) != sha:
             write_bytes(blob, data)
         entry = {"sha256": sha, "ext": ext, "bytes": len(data), **meta}
-        for url in urls:
+        for i, url in enumerate(urls):
+            old = self.urls.get(url)
+            if i and isinstance(old, dict) and old.get("sha256") == sha:
+                # a redirect onto a URL cached with these bytes: that URL keeps its own record
+                # (when it was fetched), or a rerun's manifest would differ from the first run's
+                continue
             self.urls[url] = entry
         write_json(self.root / "urls.json", self.urls)
         return entry

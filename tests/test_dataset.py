@@ -491,6 +491,30 @@ def test_same_image_under_two_urls_is_stored_once(server, run, style_file):
     assert [p.name for p in cached_blobs(run.cache)] == [f"{sha(data)}.png"]
 
 
+def test_a_redirect_onto_a_cached_url_keeps_that_urls_record(tmp_path):
+    """A style URL redirecting to a content image fetched a second earlier must not rewrite the
+    content's record: the rerun's manifest reads it back (a flaky rerun test found this)."""
+    from nst.image_cache import ImageCache
+
+    cache = ImageCache(tmp_path, log=lambda _m: None)
+    data = png_bytes(5)
+    cache.store(["http://h/a.png"], data, "png", fetched="2026-01-01T00:00:00+00:00")
+    cache.store(
+        ["http://h/redirect", "http://h/a.png"], data, "png", fetched="2026-01-01T00:00:01+00:00"
+    )
+    again = ImageCache(tmp_path, log=lambda _m: None)  # what the rerun reads
+    assert again.lookup("http://h/a.png")[0]["fetched"] == "2026-01-01T00:00:00+00:00"
+    assert again.lookup("http://h/redirect")[0]["fetched"] == "2026-01-01T00:00:01+00:00"
+    # the URL asked for is always recorded anew (a refresh), and other bytes replace a record
+    cache.store(["http://h/a.png"], data, "png", fetched="2026-01-02T00:00:00+00:00")
+    assert cache.lookup("http://h/a.png")[0]["fetched"] == "2026-01-02T00:00:00+00:00"
+    other = png_bytes(6)
+    cache.store(
+        ["http://h/r2", "http://h/a.png"], other, "png", fetched="2026-01-03T00:00:00+00:00"
+    )
+    assert cache.lookup("http://h/a.png")[1] == other
+
+
 def test_rerun_makes_zero_requests(server, run, style_file):
     page = serve_gallery(server)
     direct = server.image("/direct.jpg", jpeg_bytes(17), "image/jpeg")
