@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -178,6 +179,19 @@ def configure_runtime(settings: TransferSettings) -> None:
         settings.precision, settings.precision
     )
     keras.mixed_precision.set_global_policy(policy)
+
+
+@contextlib.contextmanager
+def keras_policy(name: str):
+    """Layers built inside compute under dtype policy ``name``; the global one is put back."""
+    import keras
+
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
 
 
 _EXTRACTORS: dict = {}

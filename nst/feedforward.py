@@ -217,8 +217,9 @@ def train_transformer(
     import keras
     import tensorflow as tf
 
-    from nst.engine import configure_runtime, feature_extractor, network_layers
+    from nst.engine import configure_runtime, feature_extractor, keras_policy, network_layers
     from nst.objective import BatchObjective, StyleLoss
+    from nst.transformer import build_transformer
 
     settings = settings or FEEDFORWARD_DEFAULTS
     train = train or TrainSettings()
@@ -254,7 +255,8 @@ def train_transformer(
     # float32 weights whatever the arithmetic: "bfloat16" trains as mixed_bfloat16
     policy = keras.mixed_precision.global_policy().name
     build_policy = "mixed_bfloat16" if policy == "bfloat16" else policy
-    model = _build_with_policy(build_policy, train.width, info)
+    with keras_policy(build_policy):
+        model = build_transformer(train.width, info)
     rate = train.learning_rate
     if train.lr_decay_every:  # a staircase on the optimizer's own step count (resumes with it)
         rate = keras.optimizers.schedules.ExponentialDecay(
@@ -310,7 +312,8 @@ def train_transformer(
     seconds = time.perf_counter() - t0
     timed = train.steps - start - 1
     if build_policy != "float32":  # the file stylises in float32 wherever it goes
-        trained, model = model, _build_with_policy("float32", train.width, info)
+        with keras_policy("float32"):
+            trained, model = model, build_transformer(train.width, info)
         model.set_weights(trained.get_weights())
     return TrainResult(
         model=model,
@@ -321,20 +324,6 @@ def train_transformer(
         steps_per_second=timed / (seconds - (first_done - t0)) if timed > 0 else 0.0,
         weights=dataclasses.asdict(extractor.weights),
     )
-
-
-def _build_with_policy(policy: str, width: int, info: dict):
-    """A transformer whose layers compute under ``policy``; the global policy is put back."""
-    import keras
-
-    from nst.transformer import build_transformer
-
-    before = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-        return build_transformer(width, info)
-    finally:
-        keras.mixed_precision.set_global_policy(before)
 
 
 def _nst_version() -> str:

@@ -66,17 +66,11 @@ _EXTRACTOR: dict = {}
 
 def _extractor():
     if "net" not in _EXTRACTOR:
-        import keras
-
+        from nst.engine import keras_policy
         from nst.features import VGGFeatures
 
-        # measured in float32 whatever precision the run itself used
-        policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy("float32")
-        try:
+        with keras_policy("float32"):  # measured in float32 whatever the run itself used
             _EXTRACTOR["net"] = VGGFeatures(METRIC_MODEL, METRIC_LAYERS, pooling="avg")
-        finally:
-            keras.mixed_precision.set_global_policy(policy)
     return _EXTRACTOR["net"]
 
 
