@@ -390,9 +390,10 @@ def main(argv=None):
         result["quality"] = bench_quality(models, 256, (50, 100))
         result["training"] = training_summary(models)
     result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    write_json(args.out + ".json", json.loads(json.dumps(result)))
-    write_text(args.out + ".md", markdown(json.loads(json.dumps(result))))
-    print(markdown(json.loads(json.dumps(result))))
+    result = json.loads(json.dumps(result))  # as read back: string keys (the quality table's)
+    write_json(args.out + ".json", result)
+    write_text(args.out + ".md", markdown(result))
+    print(markdown(result))
 
 
 if __name__ == "__main__":
