@@ -1,8 +1,8 @@
 # Neural style transfer experiment: content x style x hyperparameter grid -> contact sheets.
-# The DAG only; the work is done by the nst library (see workflow/scripts and nst/jobs.py).
+# The DAG only; the work is done by the nst library (workflow/scripts -> nst/experiment/jobs.py).
 from snakemake.utils import min_version, validate
 
-from nst.dataset_config import check_dataset
+from nst.dataset.config import check_dataset
 
 min_version("9.0")
 

@@ -25,8 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst import engine, optimize  # noqa: E402
+from nst import runtime  # noqa: E402
 from nst.atomic import write_json, write_text  # noqa: E402
+from nst.engine import driver as engine  # noqa: E402
+from nst.engine import optimize  # noqa: E402
+from nst.loss.methods import LossLayers  # noqa: E402
+from nst.net.features import feature_extractor  # noqa: E402
 from nst.settings import TransferSettings  # noqa: E402
 
 
@@ -40,9 +44,9 @@ def sample(shape, seed):
 
 def bench_size(size, model, iterations):
     settings = TransferSettings(model=model, size=size, print_every=0)
-    engine.configure_runtime(settings)
-    layers = engine.network_layers(settings)
-    extractor = engine.feature_extractor(settings, layers)
+    runtime.configure_runtime(settings)
+    layers = LossLayers.of(settings).network
+    extractor = feature_extractor(settings, layers)
     shape = (size, size)
     objective, problem = engine.build_objective(
         settings, sample(shape, 0), [sample(shape, 1)], shape

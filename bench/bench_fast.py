@@ -63,15 +63,17 @@ def bench_step(width, train_size, batch_size, repeats):
     import keras
     import tensorflow as tf
 
-    from nst.engine import configure_runtime, feature_extractor, network_layers
-    from nst.feedforward import make_train_step
-    from nst.objective import BatchObjective, StyleLoss
+    from nst.feedforward.network import build_transformer
+    from nst.feedforward.train import make_train_step
+    from nst.loss.methods import LossLayers
+    from nst.loss.objective import BatchObjective, StyleLoss
+    from nst.net.features import feature_extractor
+    from nst.runtime import configure_runtime
     from nst.settings import FEEDFORWARD_DEFAULTS
-    from nst.transformer import build_transformer
 
     settings = FEEDFORWARD_DEFAULTS.replace(model=MODEL)
     configure_runtime(settings)
-    extractor = feature_extractor(settings, network_layers(settings))
+    extractor = feature_extractor(settings, LossLayers.of(settings).network)
     style = load("style", STYLES["brushstrokes"])
     objective = BatchObjective(extractor, settings, StyleLoss(extractor, settings, [style]))
     model = build_transformer(width, {})
@@ -169,7 +171,7 @@ CHILD = r"""
 import json, sys, time
 import numpy as np
 from nst import images
-from nst.engine import configure_runtime
+from nst.runtime import configure_runtime
 from nst.feedforward import load_transformer, stylize
 from nst.settings import TransferSettings
 configure_runtime(TransferSettings())
@@ -221,10 +223,10 @@ def bench_memory(model_path, sizes):
 def bench_quality(models_dir, size, checkpoints):
     import nst
     from nst import images, quality
-    from nst.engine import evaluate_loss
+    from nst.engine.driver import evaluate_loss
     from nst.feedforward import load_transformer, stylize
+    from nst.feedforward.network import model_info
     from nst.settings import TransferSettings
-    from nst.transformer import model_info
 
     rows = []
     for style_name, style_file in STYLES.items():

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import numpy as np  # noqa: E402
 from bench_engine import sample  # noqa: E402
 
+from nst import runtime  # noqa: E402
 from nst.atomic import write_json, write_text  # noqa: E402
 
 MODEL = "vgg16-hed"
@@ -125,13 +126,15 @@ def bench_multiscale(size, iterations, scales, coarse, checkpoints):
 
 
 def bench_adam(size, evaluations, max_factor):
-    from nst import engine, images, optimize
+    from nst import images
+    from nst.engine import driver as engine
+    from nst.engine import optimize
     from nst.settings import TransferSettings
 
     content, style = images_for(size)
     settings = TransferSettings(model=MODEL, size=size, print_every=0)
     shape = images.target_shape(*content.shape[:2], size)
-    engine.configure_runtime(settings)
+    runtime.configure_runtime(settings)
     objective, problem = engine.build_objective(settings, content, [style], shape)
     lb = optimize.lbfgs(objective, problem.content, iterations=evaluations, print_every=0)
     # L-BFGS iterations use more than one evaluation: cut at the Nth evaluation
@@ -172,7 +175,7 @@ def bench_adam(size, evaluations, max_factor):
 def bench_precision(size, iterations):
     import tensorflow as tf
 
-    from nst import engine
+    from nst.engine import driver as engine
     from nst.settings import TransferSettings
 
     content, style = images_for(size)
@@ -189,7 +192,7 @@ def bench_precision(size, iterations):
         }
     # judge both results with the same float32 objective
     settings = TransferSettings(model=MODEL, size=size, print_every=0)
-    engine.configure_runtime(settings)
+    runtime.configure_runtime(settings)
     shape = outputs["float32"].shape[:2]
     objective, _problem = engine.build_objective(settings, content, [style], shape)
     for precision, out in outputs.items():

@@ -117,7 +117,7 @@ class ReferenceRecipe:
         import tensorflow as tf
 
         self.style_weight = self.STYLE_WEIGHT * style_factor
-        from nst.features import VGGFeatures
+        from nst.net.features import VGGFeatures
 
         self.net = VGGFeatures(MODEL, (*self.STYLE_LAYERS, self.CONTENT_LAYER))
         self.shape = content.shape

@@ -23,10 +23,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nst import temporal  # noqa: E402
 from nst.atomic import write_json, write_text  # noqa: E402
 from nst.settings import TransferSettings  # noqa: E402
-from nst.video import read_video  # noqa: E402
+from nst.video import temporal  # noqa: E402
+from nst.video.clips import read_video  # noqa: E402
 
 CLIP = ROOT / "resources" / "video" / "bunny.mp4"
 STYLE = ROOT / "resources" / "images" / "style" / "brushstrokes.png"

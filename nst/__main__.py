@@ -1,5 +1,5 @@
 import sys
 
-from nst.cli import main
+from nst.cli.main import main
 
 sys.exit(main())

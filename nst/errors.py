@@ -19,3 +19,8 @@ class WeightsError(NSTError):
 
 class DownloadError(NSTError):
     """A source URL could not be fetched or did not hold a usable image."""
+
+
+def clause(text) -> str:
+    """An error message without its final full stop, to quote inside another sentence."""
+    return str(text).rstrip().rstrip(".")

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-from nst import color, images
+from nst import images
+from nst.images import color
 
 METRIC_MODEL = "vgg16-hed"
 METRIC_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
@@ -66,8 +67,8 @@ _EXTRACTOR: dict = {}
 
 def _extractor():
     if "net" not in _EXTRACTOR:
-        from nst.engine import keras_policy
-        from nst.features import VGGFeatures
+        from nst.net.features import VGGFeatures
+        from nst.runtime import keras_policy
 
         with keras_policy("float32"):  # measured in float32 whatever the run itself used
             _EXTRACTOR["net"] = VGGFeatures(METRIC_MODEL, METRIC_LAYERS, pooling="avg")
@@ -77,7 +78,7 @@ def _extractor():
 def _grams(image: np.ndarray) -> list[np.ndarray]:
     import tensorflow as tf
 
-    from nst.losses import gram_matrix
+    from nst.loss.terms import gram_matrix
 
     feats = _extractor()(tf.constant(np.asarray(image, np.float32)[None]))
     return [gram_matrix(feats[k]).numpy().astype(np.float64) for k in METRIC_LAYERS]

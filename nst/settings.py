@@ -36,7 +36,7 @@ class TransferSettings:
     style_layers: tuple[str, ...] | None = None
     # With ``normalize="layer"`` (the default) every loss term is divided by its target's
     # energy, so the weights mean the same at every size, for every method and network, and
-    # style_weight 1 balances style against content (see nst/objective.py and the README).
+    # style_weight 1 balances style against content (see nst/loss/objective.py and docs/methods.md).
     content_weight: float = 1.0
     style_weight: float = 1.0
     tv_weight: float = 0.01
@@ -284,3 +284,45 @@ def training_settings(
         **{k: v for k, v in overrides.items() if k in LOSS_FIELDS and k not in TRAIN_FIELDS}
     )
     return settings, train
+
+
+# ---------------------------------------------------------------------------------------------
+# Video
+
+# A frame whose consistency with its predecessor is this low (share of reliable pixels) starts a
+# new shot: it is stylised from its own content instead of the warped previous frame.
+CUT_THRESHOLD = 0.4
+
+
+@dataclass
+class VideoOptions:
+    """What video transfer adds to :class:`~nst.settings.TransferSettings`."""
+
+    temporal_weight: float = 1.0
+    temporal_frames: tuple[int, ...] = (1,)
+    first_iterations: int | None = None  # None: twice the settings' iterations
+    warm_start: bool = True  # False (with weight 0): plain frame-by-frame transfer
+    cut_threshold: float = CUT_THRESHOLD
+
+    def __post_init__(self) -> None:
+        if isinstance(self.temporal_frames, str):
+            self.temporal_frames = tuple(
+                int(v) for v in self.temporal_frames.replace(",", " ").split()
+            )
+        self.temporal_frames = tuple(sorted(set(int(j) for j in self.temporal_frames)))
+        if not self.temporal_frames or min(self.temporal_frames) < 1:
+            raise SettingsError("temporal-frames are distances back in frames, e.g. 1 or 1,2,4.")
+        if 1 not in self.temporal_frames:
+            raise SettingsError("temporal-frames must include 1 (the previous frame), e.g. 1,2,4.")
+        if self.temporal_weight < 0:
+            raise SettingsError("temporal-weight must be zero or positive.")
+        if self.first_iterations is not None and self.first_iterations < 1:
+            raise SettingsError("first-iterations must be at least 1.")
+
+    def iterations_first(self, settings: TransferSettings) -> int:
+        return self.first_iterations or 2 * settings.iterations
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["temporal_frames"] = list(self.temporal_frames)
+        return out

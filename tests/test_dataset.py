@@ -16,19 +16,16 @@ from dataset_run import FAST, by_source, sha
 from http_fixtures import Reply, jpeg_bytes, png_bomb, png_bytes
 from PIL import Image
 
-from nst import dataset, preprocess
-from nst.dataset import (
-    MANIFEST_COLUMNS,
-    fetch_dataset,
-    name_from_url,
-    parse_sources,
-    read_manifest,
-    safe_name,
-)
+from nst.cli import dataset as dataset_cli
+from nst.dataset.fetcher import Fetcher, HttpSettings, retry_after_seconds
+from nst.dataset.manifest import MANIFEST_COLUMNS, read_manifest
+from nst.dataset.names import name_from_url, safe_name
+from nst.dataset.prepare import prepare_image
+from nst.dataset.run import fetch_dataset
+from nst.dataset.scrape import largest_srcset_candidate, parse_page
+from nst.dataset.sources import parse_sources
 from nst.errors import DownloadError, ImageError, SettingsError
-from nst.fetcher import Fetcher, HttpSettings, retry_after_seconds
-from nst.preprocess import prepare_image
-from nst.scrape import largest_srcset_candidate, parse_page
+from nst.images.inspect import inspect_image
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "resources" / "images"
@@ -494,7 +491,7 @@ def test_same_image_under_two_urls_is_stored_once(server, run, style_file):
 def test_a_redirect_onto_a_cached_url_keeps_that_urls_record(tmp_path):
     """A style URL redirecting to a content image fetched a second earlier must not rewrite the
     content's record: the rerun's manifest reads it back (a flaky rerun test found this)."""
-    from nst.image_cache import ImageCache
+    from nst.dataset.cache import ImageCache
 
     cache = ImageCache(tmp_path, log=lambda _m: None)
     data = png_bytes(5)
@@ -726,8 +723,7 @@ def test_http_settings_are_validated():
 def make_cli():
     parser = argparse.ArgumentParser(prog="nst")
     subparsers = parser.add_subparsers()
-    dataset.add_cli(subparsers)
-    preprocess.add_cli(subparsers)
+    dataset_cli.add_commands(subparsers)
     return parser
 
 
@@ -864,5 +860,5 @@ def test_prepare_errors(tmp_path):
 def test_inspect_image_reads_from_memory_only():
     data = io.BytesIO()
     Image.new("RGB", (40, 40), "red").save(data, "WEBP")
-    info = dataset.inspect_image(data.getvalue(), what="x", max_pixels=10_000)
+    info = inspect_image(data.getvalue(), what="x", max_pixels=10_000)
     assert (info.format, info.ext, info.width, info.height) == ("WEBP", "webp", 40, 40)

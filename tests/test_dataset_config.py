@@ -12,9 +12,9 @@ import yaml
 from dataset_run import FAST
 from http_fixtures import png_bytes
 
-from nst import config_schema
-from nst.cli import main
-from nst.dataset import read_manifest
+from nst.cli.main import main
+from nst.dataset import schema as config_schema
+from nst.dataset.manifest import read_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"

@@ -11,8 +11,8 @@ import yaml
 from dataset_run import FAST, by_source
 from http_fixtures import Reply, png_bytes
 
-from nst.cli import main
-from nst.dataset import read_manifest
+from nst.cli.main import main
+from nst.dataset.manifest import read_manifest
 
 
 def timed(run, sources, **kwargs):
@@ -99,9 +99,10 @@ def test_rerun_does_not_ask_again_for_known_failures(server, run, style_file):
     for name in ("gone", "busy", "stalled", "fake"):
         row = by_source(second)[urls[name]]
         assert row["status"] == "failed"
-        assert row["note"].startswith(notes[name].rstrip("."))
-        assert "not requested again before" in row["note"]
-        assert row["note"].endswith("or sooner with `nst fetch --retry-failed`).")
+        assert row["note"] == notes[name]  # worded as when it failed (issue 22)
+        said = [line for line in run.lines if line.startswith(f"dataset:   {urls[name]} failed")]
+        assert len(said) == 1 and "not requested again before" in said[0]
+        assert said[0].endswith("or sooner with `nst fetch --retry-failed`.")
 
 
 def test_retry_failed_asks_again_for_the_failures_only(server, run, style_file):
@@ -205,3 +206,26 @@ def test_an_image_reached_through_a_redirect_is_cached_under_both_urls(server, r
     assert server.counts["/short"] == server.counts["/files/real.png"] == 1
     urls = json.loads((run.cache / "urls.json").read_text())
     assert urls[short]["sha256"] == urls[final]["sha256"] and urls[final]["final_url"] == final
+
+
+def test_a_rerun_with_a_remembered_failure_writes_the_same_manifest(server, run, style_file):
+    """The manifest records the inputs: a rerun with nothing new writes the same bytes (issue 22).
+    When a remembered failure will be requested again is said in the log and in failures.json."""
+    gone = server.url("/gone.png")
+    sources = {"content": [gone, style_file], "style": [style_file]}
+    run(sources)
+    manifest = run.manifest.read_bytes()
+    written = run.manifest.stat().st_mtime_ns
+    run.lines.clear()
+    rows = run(sources)
+    assert server.counts["/gone.png"] == 1
+    assert run.manifest.read_bytes() == manifest
+    assert run.manifest.stat().st_mtime_ns == written
+    assert read_manifest(run.manifest)[0]["note"] == by_source(rows)[gone]["note"]
+    entry = json.loads((run.cache / "failures.json").read_text())[gone]
+    failed, retry = (datetime.fromisoformat(entry[key]) for key in ("failed", "retry_after"))
+    assert retry == failed + timedelta(hours=24)
+    assert [line for line in run.lines if "not requested again" in line] == [
+        f"dataset:   {gone} failed at {entry['failed']}; not requested again before "
+        f"{entry['retry_after']}, or sooner with `nst fetch --retry-failed`."
+    ]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
 import nst
-from nst import losses
-from nst.features import VGGFeatures
-from nst.methods import GATYS_STYLE_LAYERS
+from nst.loss import terms as losses
+from nst.loss.methods import GATYS_STYLE_LAYERS
+from nst.net.features import VGGFeatures
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +76,7 @@ def test_style_loss_falls_tenfold_and_output_is_new(sample_images, method):
 
 
 def test_inetwork_uses_all_layers_geometric_weights_and_chain():
-    from nst.methods import style_terms
+    from nst.loss.methods import style_terms
     from nst.settings import TransferSettings
 
     terms = style_terms(TransferSettings(method="inetwork", model="vgg16-hed"))
@@ -272,7 +274,7 @@ def test_metrics_record_has_provenance(sample_images, tmp_path):
 
 
 def test_multiscale_grows_by_sqrt2_and_starts_each_scale_from_the_last(sample_images):
-    from nst.engine import scale_schedule
+    from nst.engine.driver import scale_schedule
 
     assert scale_schedule(512, 4) == [181, 256, 362, 512]
     with pytest.raises(nst.SettingsError, match="at least 64 px"):
@@ -316,7 +318,9 @@ def test_reduced_precision_runs_and_lowers_the_loss(sample_images, precision):
 
 @pytest.mark.parametrize("method", ["gatys", "inetwork"])
 def test_lbfgs_keeps_pixels_valid_so_the_written_image_has_the_recorded_loss(sample_images, method):
-    from nst import engine, images, optimize
+    from nst import images
+    from nst.engine import driver as engine
+    from nst.engine import optimize
     from nst.settings import TransferSettings
 
     settings = TransferSettings(method=method, **FAST)
@@ -334,9 +338,9 @@ def test_lbfgs_keeps_pixels_valid_so_the_written_image_has_the_recorded_loss(sam
 LEAN_PROBE = """
 import json, sys, time
 started = time.time()
-from nst import engine
-age = started - engine.process_start_time()
-seconds = engine.import_tensorflow(lean=sys.argv[1] == "lean")
+from nst import runtime
+age = started - runtime.process_start_time()
+seconds = runtime.import_tensorflow(lean=sys.argv[1] == "lean")
 from keras.src.trainers.data_adapters import array_slicing
 loaded = {m: m in sys.modules for m in ("pandas", "matplotlib")}
 import pandas  # still importable afterwards
@@ -376,3 +380,58 @@ def test_process_start_time_is_the_real_start():
     # psutil's create_time is off by the boot time's rounding (up to 1 s); ours by ~10 ms
     age = probe_imports("full")["age"]
     assert 0 <= age < 0.5
+
+
+class _Terminal:
+    """A stand-in for stderr on a terminal: collects what is written to it."""
+
+    def __init__(self):
+        self.text = ""
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_the_lines_unchanged(monkeypatch):
+    from nst import runtime
+
+    monkeypatch.delenv("NST_PROGRESS", raising=False)
+    # not a terminal (a log file, a pipe, the workflow's jobs): no bar, the lines as they were
+    plain = _Terminal()
+    plain.isatty = lambda: False
+    monkeypatch.setattr("sys.stderr", plain)
+    with runtime.progress(10, "transfer") as bar:
+        assert not bar.shown
+        bar.update(1, loss=0.5)
+        runtime.log("iter     1/10  total 0.5")
+    assert plain.text == "iter     1/10  total 0.5\n"
+
+    # a terminal: one bar with rate and ETA; the lines are written above it, unchanged
+    term = _Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    with runtime.progress(10, "transfer") as bar:
+        assert bar.shown
+        with runtime.progress(5, "inner") as inner:  # a job inside another: no second bar
+            assert not inner.shown
+        bar.update(1, loss=0.5)
+        runtime.log("scale 2/2: 64x48 px")
+        bar.update(6, loss=0.25)
+        bar.shorten(3)  # the last scale stopped early
+    runtime.log("done: 7 iterations")
+    assert "inner" not in term.text
+    assert "\rscale 2/2: 64x48 px\n" in term.text
+    final = term.text.split("\r")[-1]  # the bar as it was left, then the line after it
+    assert final.startswith("transfer: 100%|") and "7/7 [" in final and "loss=0.25" in final
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d, +[\d.]+(it/s|s/it)", final)
+    assert final.endswith("]\ndone: 7 iterations\n")
+
+    # NST_PROGRESS=0 turns it off on a terminal too
+    monkeypatch.setenv("NST_PROGRESS", "0")
+    with runtime.progress(10, "transfer") as bar:
+        assert not bar.shown

@@ -16,12 +16,13 @@ from conftest import make_content, make_style
 from PIL import Image
 
 from nst import feedforward as ff
-from nst import losses, transformer
-from nst.cli import main
+from nst.cli.main import main
 from nst.errors import NSTError, SettingsError
-from nst.objective import StyleLoss
+from nst.feedforward import network as transformer
+from nst.feedforward.data import CropSampler, collect_images
+from nst.loss import terms as losses
+from nst.loss.objective import StyleLoss
 from nst.settings import FEEDFORWARD_DEFAULTS, TrainSettings
-from nst.training_data import CropSampler, collect_images
 
 pytestmark = pytest.mark.slow
 
@@ -87,11 +88,13 @@ def test_batched_gram_is_per_image_and_the_single_image_result_is_unchanged():
 
 
 def test_style_loss_of_a_batch_is_the_mean_of_its_images():
-    from nst.engine import configure_runtime, feature_extractor, network_layers
+    from nst.loss.methods import LossLayers
+    from nst.net.features import feature_extractor
+    from nst.runtime import configure_runtime
 
     settings = FEEDFORWARD_DEFAULTS.replace(**LOSS, method="inetwork")  # shifted, chained
     configure_runtime(settings)
-    ext = feature_extractor(settings, network_layers(settings))
+    ext = feature_extractor(settings, LossLayers.of(settings).network)
     style = StyleLoss(ext, settings, [make_style("red", 64).astype(np.float32)])
     batch = np.stack([make_content(48, 48), make_style("blue", 48)]).astype(np.float32)
     together = float(style(ext(tf.constant(batch)), batched=True))
@@ -371,7 +374,10 @@ def test_cli_trains_and_stylizes(data, tmp_path, capsys):
     assert rc == 0 and model.is_file()
     m = json.loads(metrics.read_text())
     assert m["settings"]["style_weight"] == 3.0 and m["train"]["width"] == 16
-    assert "step 2/2" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "step 2/2" in err
+    # not a terminal (a log, a pipe): the plain lines, no progress bar (see test_cli.py)
+    assert "\r" not in err and "step/s" not in err and "%|" not in err
     out, rec = tmp_path / "out.png", tmp_path / "stylize.json"
     argv = ["stylize", str(model), str(data["contents"] / "b.jpg"), "-o", str(out)]
     assert main([*argv, "--metrics", str(rec), "--threads", "1"]) == 0

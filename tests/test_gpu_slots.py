@@ -10,7 +10,7 @@ import time
 import pytest
 
 from nst.errors import NSTError
-from nst.gpu import gpu_slot
+from nst.experiment.gpu import gpu_slot
 
 
 def _hold(lock_dir, gpus, hold, queue):

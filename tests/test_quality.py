@@ -10,6 +10,7 @@ from scipy import ndimage
 import nst
 from nst import images, quality
 from nst.errors import SettingsError
+from nst.images import color
 from nst.settings import TransferSettings
 
 
@@ -24,11 +25,11 @@ def test_ssim_of_an_image_with_itself_is_one_and_falls_with_damage():
     # agrees with TensorFlow's SSIM (same window and constants, no border padding there)
     import tensorflow as tf
 
-    y = nst.color.rgb_to_luminance(content)
+    y = color.rgb_to_luminance(content)
     blurred = ndimage.gaussian_filter(content, (3, 3, 0))
     for damaged in (*noisy, blurred):
         tf_ssim = float(
-            tf.image.ssim(tf.constant(nst.color.rgb_to_luminance(damaged)), tf.constant(y), 255.0)
+            tf.image.ssim(tf.constant(color.rgb_to_luminance(damaged)), tf.constant(y), 255.0)
         )
         assert quality.ssim(damaged, content) == pytest.approx(tf_ssim, abs=0.03)
     # the same image brightened keeps its structure better than noise of similar size hurts it
@@ -47,7 +48,7 @@ def test_color_difference_counts_chroma_not_brightness():
     assert quality.color_difference(brighter, content) < quality.color_difference(grey, content)
     yellow = np.full((8, 8, 3), (255, 255, 0), np.float32)
     blue = np.full((8, 8, 3), (0, 0, 255), np.float32)
-    iq = nst.color.rgb_to_yiq(yellow)[0, 0, 1:] - nst.color.rgb_to_yiq(blue)[0, 0, 1:]
+    iq = color.rgb_to_yiq(yellow)[0, 0, 1:] - color.rgb_to_yiq(blue)[0, 0, 1:]
     assert quality.color_difference(yellow, blue) == pytest.approx(np.hypot(*iq), rel=1e-5)
 
 
@@ -85,7 +86,7 @@ def test_normalised_terms_start_at_one_for_every_method_and_size(sample_images):
     """With layer normalisation each term is relative to its target's energy: from a noise
     start the style term is near 1 at any size and for both methods, the tv term is 1 at the
     content; the raw terms differ by orders of magnitude between sizes and methods."""
-    from nst.engine import build_objective
+    from nst.engine.driver import build_objective
 
     content = images.load_image(sample_images["content"])
     style = images.load_image(sample_images["red"])

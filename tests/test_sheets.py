@@ -8,7 +8,8 @@ import json
 import numpy as np
 from PIL import Image
 
-from nst import grid, sheets, summary
+from nst.experiment import grid
+from nst.report import sheets, summary
 
 PAD = sheets.PAD
 

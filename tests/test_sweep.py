@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 from snakemake.utils import Paramspace
 
-from nst import grid, sheets
 from nst.errors import SettingsError
+from nst.experiment import grid
+from nst.report import sheets
 
 
 def _config(**extra):

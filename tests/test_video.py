@@ -17,8 +17,10 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from nst import flow, video
 from nst.errors import NSTError
+from nst.settings import CUT_THRESHOLD
+from nst.video import clips as video
+from nst.video import flow
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "resources" / "video" / "bunny.mp4"
@@ -110,7 +112,7 @@ def test_a_scene_cut_leaves_almost_nothing_consistent():
     same_b, same_f = flow.frame_flows(clip.frames)
     cut_b, cut_f = flow.frame_flows([clip.frames[0], other])
     assert flow.consistency(same_b[0], same_f[0]).mean() > 0.8
-    assert flow.consistency(cut_b[0], cut_f[0]).mean() < flow.CUT_THRESHOLD
+    assert flow.consistency(cut_b[0], cut_f[0]).mean() < CUT_THRESHOLD
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,7 +211,8 @@ def test_every_bad_input_is_one_error_line_exit_2_nothing_written(tmp_path):
 def test_dataset_video_role_from_a_path_and_a_url_cached_with_provenance(tmp_path, monkeypatch):
     from http_fixtures import FixtureServer, png_bytes
 
-    from nst.dataset import fetch_dataset, read_manifest
+    from nst.dataset.manifest import read_manifest
+    from nst.dataset.run import fetch_dataset
 
     for var in ("NO_PROXY", "no_proxy"):
         monkeypatch.setenv(var, "127.0.0.1,localhost")
@@ -244,7 +247,7 @@ def test_dataset_video_role_from_a_path_and_a_url_cached_with_provenance(tmp_pat
 
 
 def test_dataset_video_sources_take_no_pages_or_masks():
-    from nst.dataset import parse_sources
+    from nst.dataset.sources import parse_sources
 
     base = {"content": ["c.png"], "style": ["s.png"]}
     for spec in ({"page": "https://example.org/"}, {"path": "v.mp4", "mask": "m.png"}):
@@ -273,8 +276,8 @@ def _video_cli(tmp: Path, name: str, *extra: str, frames: int = 4) -> list[str]:
 
 @pytest.mark.slow
 def test_temporal_transfer_flickers_much_less_than_frame_by_frame(tmp_path):
-    from nst import temporal
     from nst.settings import TransferSettings
+    from nst.video import temporal
 
     clip = video.read_video(CLIP, max_frames=5, size=96)
     settings = TransferSettings(model="vgg16-hed", size=96, iterations=8, print_every=0)
@@ -334,8 +337,8 @@ def test_a_killed_run_resumes_and_gives_the_same_bytes(tmp_path):
 
 @pytest.mark.slow
 def test_a_scene_cut_starts_again_from_the_content(tmp_path):
-    from nst import temporal
     from nst.settings import TransferSettings
+    from nst.video import temporal
 
     bunny = video.read_video(CLIP, max_frames=2).frames
     other = np.stack(moving_square(n=2, h=108, w=192))
@@ -353,7 +356,7 @@ def test_a_scene_cut_starts_again_from_the_content(tmp_path):
 
 
 def test_options_are_checked():
-    from nst import temporal
+    from nst.video import temporal
 
     with pytest.raises(NSTError, match="include 1"):
         temporal.VideoOptions(temporal_frames=(2, 4))
@@ -417,8 +420,8 @@ def test_workflow_runs_a_video_job_end_to_end(tmp_path):
 def test_the_temporal_term_rides_on_the_engine_at_every_scale(preserve_color):
     """The engine's hooks: the start image is used, the extra term is optimised and recorded,
     under luminance-only transfer (one channel) and across scales (targets resized)."""
-    from nst.engine import transfer
-    from nst.temporal import TemporalLoss
+    from nst.engine.driver import transfer
+    from nst.video.temporal import TemporalLoss
 
     frames = moving_square(n=2, h=72, w=96, side=24, y0=20)
     content = frames[1].astype(np.float32)

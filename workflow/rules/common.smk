@@ -3,7 +3,7 @@ import re
 import pandas as pd
 from snakemake.utils import Paramspace
 
-from nst import fast_config, grid, jobs, video_commands
+from nst.experiment import fast, grid, jobs, video
 
 IMAGES, MANIFEST = map(
     str, DATASET.outputs("results/dataset/images", "results/dataset/manifest.tsv")
@@ -20,9 +20,9 @@ SETS = grid.param_sets(config, list(SWEEP_POINTS))
 LABELS = {name: grid.describe(v) for name, v in grid.differing_values(SETS).items()}
 TRANSFER = config["resources"]["transfer"]
 # The fast (feed-forward) column: checked here, before any job (see nst.fast_config).
-fast_config.check(config, SETS)
+fast.check(config, SETS)
 FAST = config["fast"]
-FAST_SET = fast_config.FAST_SET
+FAST_SET = fast.FAST_SET
 TRAIN = config["resources"]["train"]
 # the fast outputs' loss is the engine's objective with the experiment's defaults
 FAST_LOSS_SETTINGS = dict(config.get("defaults") or {})
@@ -70,7 +70,7 @@ def styles():
 
 def fast_styles():
     """The styles with a fast column."""
-    return fast_config.styles(config, styles())
+    return fast.styles(config, styles())
 
 
 def fast_train_contents():
@@ -92,12 +92,12 @@ def sheet_sets():
 def runs(content=None, style=None):
     """(content, style, set) of every transfer and stylize job, optionally for one content
     or style."""
-    fast = set(fast_styles())
+    with_fast = set(fast_styles())
     return [
         (c, s, p)
         for c, s in grid.combinations(config, contents(), styles())
         if content in (None, c) and style in (None, s)
-        for p in [*SETS, *([FAST_SET] if s in fast else [])]
+        for p in [*SETS, *([FAST_SET] if s in with_fast else [])]
     ]
 
 
@@ -162,10 +162,10 @@ SHEET_PARAMS = dict(
 )
 
 
-# Videos: dataset role "video", x styles x video sets (config "video"; see nst.temporal).
+# Videos: dataset role "video", x styles x video sets (config "video"; see nst.video.temporal).
 VIDEO = config["video"]
-VIDEO_SETS = video_commands.video_sets(config)
-VIDEO_STEPS = video_commands.flow_steps(VIDEO_SETS)
+VIDEO_SETS = video.video_sets(config)
+VIDEO_STEPS = video.flow_steps(VIDEO_SETS)
 VIDEO_LABELS = {
     name: grid.describe(v)
     for name, v in grid.differing_values(

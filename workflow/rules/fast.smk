@@ -30,7 +30,7 @@ rule train_style:
 
 rule stylize:
     input:
-        model=lambda wc: fast_config.model_path(config, wc.style),
+        model=lambda wc: fast.model_path(config, wc.style),
         content="results/prepared/content/{content}.png",
         style="results/prepared/style/{style}.png",
     output:
@@ -48,7 +48,7 @@ rule stylize:
         runtime=TRANSFER["runtime"],
         gpu=TRANSFER["gpu"],
     params:
-        size=fast_config.stylize_size(config),
+        size=fast.stylize_size(config),
         loss_settings=FAST_LOSS_SETTINGS,
         threads=TRANSFER["threads"],
     script:
@@ -57,7 +57,7 @@ rule stylize:
 
 rule training_plot:
     input:
-        lambda wc: [fast_config.training_record(config, s) for s in fast_styles()],
+        lambda wc: [fast.training_record(config, s) for s in fast_styles()],
     output:
         report(
             "results/plots/training.png",

@@ -1,4 +1,4 @@
-from nst import jobs
+from nst.experiment import jobs
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with jobs.logged(sm.log[0]):

@@ -1,0 +1,80 @@
+"""``nst train-style`` (train a feed-forward network for one style) and ``nst stylize``."""
+
+from __future__ import annotations
+
+import sys
+
+from nst.cli.options import add_loss_options, add_train_options, positive_int
+from nst.runtime import import_tensorflow
+from nst.settings import (
+    FEEDFORWARD_DEFAULTS,
+    LOSS_FIELDS,
+    TRAIN_FIELDS,
+    TrainSettings,
+    TransferSettings,
+)
+
+
+def cmd_train_style(args) -> int:
+    settings = TransferSettings(**{k: getattr(args, k) for k in LOSS_FIELDS})
+    train = TrainSettings(**{k: getattr(args, k) for k in TRAIN_FIELDS})
+    import_tensorflow(lean=True)
+    from nst.feedforward.checkpoint import checkpoint_path
+    from nst.feedforward.train import train_files
+
+    try:
+        train_files(args.style, args.content, args.output, args.metrics, settings, train)
+    except KeyboardInterrupt:
+        ckpt = checkpoint_path(args.output)
+        if not ckpt.is_file():
+            raise
+        print(f"nst: interrupted; the same command resumes from {ckpt}.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_stylize(args) -> int:
+    import_tensorflow(lean=True)
+    from nst.feedforward.inference import stylize_files
+
+    stylize_files(
+        args.model,
+        args.inputs,
+        args.output,
+        args.metrics,
+        size=args.size,
+        style=args.style,
+        threads=args.threads,
+    )
+    return 0
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser(
+        "train-style", help="train a feed-forward network for one style (Johnson et al.)"
+    )
+    p.add_argument("style")
+    p.add_argument("-o", "--output", required=True, help="the model (.keras)")
+    p.add_argument(
+        "--content",
+        nargs="+",
+        required=True,
+        metavar="DIR_OR_FILE",
+        help="content images, or folders of them, to train on",
+    )
+    p.add_argument("--metrics", metavar="JSON", help="write the training record here")
+    add_loss_options(p, FEEDFORWARD_DEFAULTS)
+    add_train_options(p)
+    p.set_defaults(func=cmd_train_style)
+
+    p = sub.add_parser("stylize", help="stylise images with a network trained by train-style")
+    p.add_argument("model", help="a .keras model from nst train-style")
+    p.add_argument("inputs", nargs="+", metavar="input", help="images or folders of images")
+    p.add_argument(
+        "-o", "--output", required=True, help="output image; a folder with several inputs"
+    )
+    p.add_argument("--size", type=positive_int, help="longest side of the output")
+    p.add_argument("--metrics", metavar="JSON", help="write the record (timings, quality) here")
+    p.add_argument("--style", help="the style image, to measure the style distance")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads; 0: TensorFlow's default")
+    p.set_defaults(func=cmd_stylize)

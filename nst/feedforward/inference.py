@@ -1,0 +1,196 @@
+"""Stylising images with a trained transformation network: :func:`stylize` (arrays) and
+:func:`stylize_files` (files and folders in, images and a JSON record out, written atomically)."""
+
+from __future__ import annotations
+
+import os
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from nst import images, quality, runtime
+from nst.atomic import write_json
+from nst.engine.record import run_record
+from nst.errors import SettingsError
+from nst.feedforward.data import collect_images
+from nst.feedforward.network import load_transformer, model_info
+from nst.net.weights import file_digest
+from nst.settings import TransferSettings
+
+_FORWARD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forward(model):
+    """The model's forward pass, traced once for images of any size."""
+    if model not in _FORWARD:
+        import tensorflow as tf
+
+        net = weakref.ref(model)  # the cached function must not keep the model alive
+        _FORWARD[model] = tf.function(
+            lambda x: net()(x, training=False),
+            input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32)],
+            autograph=False,
+        )
+    return _FORWARD[model]
+
+
+def stylize(model, image: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Stylise an (H, W, 3) RGB array in [0, 255] with a transformer (or a model file's path).
+
+    Returns uint8 RGB of the same size, or with the longest side ``size`` when given. The image
+    is mirrored out to a multiple of 4 pixels for the network and cropped back afterwards.
+    """
+    import tensorflow as tf
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load_transformer(model)
+    arr = np.asarray(image, np.float32)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise SettingsError(f"the image array must have shape (H, W, 3), not {arr.shape}.")
+    if size is not None:
+        if not isinstance(size, int) or isinstance(size, bool) or size < images.MIN_SIDE:
+            raise SettingsError(f"size must be at least {images.MIN_SIDE} pixels, not {size!r}.")
+        arr = images.resize_longest(arr, size)
+    if min(arr.shape[:2]) < images.MIN_SIDE:
+        raise SettingsError(f"the image is smaller than {images.MIN_SIDE} px on a side.")
+    h, w = arr.shape[:2]
+    padded = np.pad(arr, ((0, -h % 4), (0, -w % 4), (0, 0)), mode="reflect")
+    out = _forward(model)(tf.constant(padded[None]))
+    return images.to_uint8(np.asarray(out)[0, :h, :w])
+
+
+def _style_for_quality(style, info: dict, log) -> tuple[np.ndarray | None, dict | None]:
+    """The style image the quality figures compare with: the given one, or the model's own."""
+    if style is not None:
+        path = Path(style)
+        return images.load_image(path, what="style image"), {
+            "path": str(path),
+            "sha256": file_digest(path),
+        }
+    known = info.get("style") or {}
+    path = Path(known["path"]) if known.get("path") else None
+    if path is None or not path.is_file() or file_digest(path) != known.get("sha256"):
+        log("no style image at hand (pass --style): the style distance is not measured")
+        return None, None
+    return images.load_image(path, what="style image"), dict(known)
+
+
+def _outputs(inputs: Sequence, files: list[Path], output: Path) -> list[Path]:
+    if len(inputs) == 1 and not Path(inputs[0]).is_dir():
+        from PIL import Image
+
+        if output.suffix.lower() not in Image.registered_extensions():
+            raise SettingsError(
+                f"cannot tell the image format of output {output}; end it in .png or .jpg."
+            )
+        if output.is_dir():
+            raise SettingsError(f"output {output} is a folder; give an image file name.")
+        return [output]
+    if output.exists() and not output.is_dir():
+        raise SettingsError(
+            f"output {output} is a file, but several inputs need a folder; give a folder name."
+        )
+    targets = [output / f"{f.stem}.png" for f in files]
+    seen: dict[Path, Path] = {}
+    for f, t in zip(files, targets, strict=True):
+        if t in seen:
+            raise SettingsError(
+                f"inputs {seen[t]} and {f} would both be written to {t}; rename one of them."
+            )
+        seen[t] = f
+    return targets
+
+
+def stylize_files(
+    model: str | os.PathLike,
+    inputs: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    metrics: str | os.PathLike | None = None,
+    *,
+    size: int | None = None,
+    style: str | os.PathLike | None = None,
+    threads: int = 0,
+    log: Callable[[str], None] = runtime.log,
+) -> dict:
+    """Stylise image files and folders with a trained model; write the images and the record.
+
+    ``output`` is the image file when there is one input file, a folder otherwise (``NAME.png``
+    per input). The quality figures compare each output with its input and, when the style is
+    known (``style``, or the model's own style image if it is still where it was), the style.
+    ``threads``: TensorFlow's threads (0: its default; a process takes the first setting only).
+    """
+    import tensorflow as tf
+
+    t0 = time.perf_counter()
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if size is not None and (not isinstance(size, int) or size < images.MIN_SIDE):
+        raise SettingsError(f"size must be at least {images.MIN_SIDE} pixels, not {size!r}.")
+    output = Path(output)
+    files = collect_images(inputs, "input image", log)
+    targets = _outputs(inputs, files, output)
+    runtime.configure_runtime(TransferSettings(threads=threads))
+    model_path = Path(model)
+    net = load_transformer(model_path)
+    info = model_info(net)
+    style_img, style_record = _style_for_quality(style, info, log)
+    # trace and optimise the forward pass once (it serves every size), so that the seconds per
+    # image are the network's and not TensorFlow's one-off set-up
+    stylize(net, np.zeros((images.MIN_SIDE, images.MIN_SIDE, 3), np.float32))
+    t_setup = time.perf_counter() - t0
+    rows = []
+    with runtime.progress(len(files), "stylize", "image") as bar:  # on a terminal, folders
+        for src, dst in zip(files, targets, strict=True):
+            content = images.load_image(src, what="input image")
+            t = time.perf_counter()
+            out = stylize(net, content, size)
+            seconds = time.perf_counter() - t
+            images.save_image(out, dst)
+            if style_img is not None:
+                figures = quality.measure(out, content, [style_img])
+            else:
+                at_size = images.resize(content, out.shape[:2])
+                figures = {
+                    "content_ssim": round(quality.ssim(out, at_size), 4),
+                    "style_distance": None,
+                    "color_difference": round(quality.color_difference(out, at_size), 3),
+                }
+            rows.append(
+                {
+                    "input": str(src),
+                    "input_sha256": file_digest(src),
+                    "output": str(dst),
+                    "height": out.shape[0],
+                    "width": out.shape[1],
+                    "seconds": round(seconds, 4),
+                    "quality": figures,
+                }
+            )
+            log(f"{src} -> {dst}: {out.shape[1]}x{out.shape[0]} px in {seconds:.2f} s")
+            bar.update(1)
+    record = run_record(
+        {"model": str(model_path), "size": size, "style": style and str(style), "threads": threads},
+        model={
+            "path": str(model_path),
+            "sha256": file_digest(model_path),
+            "format_version": net.get_layer("pixels").format_version,
+            "info": info,
+        },
+        size=size,
+        style=style_record,
+        images=rows,
+        seconds_per_image=round(sum(r["seconds"] for r in rows) / len(rows), 4),
+        threads=tf.config.threading.get_intra_op_parallelism_threads(),  # 0: TF's default
+        timings={
+            "setup_seconds": round(t_setup, 3),
+            "total_seconds": round(time.perf_counter() - t0, 3),
+        },
+    )
+    if metrics is not None:
+        write_json(metrics, record)
+    return record

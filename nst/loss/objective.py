@@ -1,0 +1,243 @@
+"""The style-transfer objective: targets computed once, then loss terms of a candidate image.
+
+:class:`StyleLoss` is the style term on its own (targets, per-term scales, the statistic); the
+optimisation of one image (:class:`Objective`) and the training of a feed-forward network
+(:class:`BatchObjective`, contents that change every step) share it and the content and
+variation terms, so there is one loss code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nst.loss import terms
+from nst.loss.methods import LossLayers
+from nst.net.weights import keras_layer_name
+
+
+def resize_mask(mask: np.ndarray, shape) -> tf.Tensor:
+    """Area-resize a (H, W) mask in [0, 1] to a layer's (h, w)."""
+    m = tf.constant(mask[None, :, :, None], tf.float32)
+    return tf.image.resize(m, shape, method="area")[0, :, :, 0]
+
+
+def _inverse_energy(target) -> float:
+    """1 / mean square of a target statistic (guarded for an all-zero target)."""
+    energy = float(tf.reduce_mean(tf.square(tf.cast(target, tf.float32))))
+    return 1.0 / max(energy, 1e-12)
+
+
+def _add_batch_axis(x):
+    return tf.expand_dims(x, 0)
+
+
+def content_term(feats, targets: dict, scales: dict, maps: dict | None = None):
+    """Mean over the content layers of each layer's scaled content loss."""
+    maps = maps or {}
+    return tf.add_n(
+        [
+            scales[k] * terms.content_loss(feats[k], targets[k], maps.get(k))
+            for k in targets  # in the order of the settings' content layers
+        ]
+    ) / len(targets)
+
+
+class StyleLoss:
+    """The style term: the style images' statistics computed once, compared with a candidate's.
+
+    For every style and term (a layer, or a pair of layers in the correlation chain) it holds the
+    target statistic and its scale: ``normalize="layer"`` divides each term by its target's energy,
+    ``"term"`` the whole style's terms by their weighted energy, ``"none"`` leaves them raw.
+    ``masks`` (one (H, W) map or None per style) restrict a style to a region of the output;
+    ``grid`` then gives each layer's (h, w) at the output's size. ``layers``: the run's
+    :class:`~nst.loss.methods.LossLayers` (default: the settings').
+    """
+
+    def __init__(
+        self,
+        extractor,
+        settings,
+        styles: Sequence[np.ndarray],
+        blend: Sequence[float] | None = None,
+        *,
+        to_network: Callable | None = None,
+        masks: Sequence[np.ndarray | None] | None = None,
+        grid: dict | None = None,
+        layers: LossLayers | None = None,
+    ):
+        to_network = to_network or _add_batch_axis
+        self.terms = list((layers or LossLayers.of(settings)).style_terms)
+        self.shift = settings.effective_shift
+        self.pooling = settings.pooling
+        self.blend = [float(b) for b in (blend or [1.0 / len(styles)] * len(styles))]
+        normalize = settings.normalize != "none"
+        per_layer = settings.normalize == "layer"  # "term": one scale for the whole term
+        self.targets = []
+        self.scales = []
+        self.masks = []
+        for style, mask in zip(styles, list(masks or [None] * len(styles)), strict=True):
+            feats = extractor(to_network(tf.constant(style, tf.float32)))
+            targets = [tf.constant(self.statistic(feats, t)) for t in self.terms]
+            self.targets.append(targets)
+            scales = [_inverse_energy(t) if normalize else 1.0 for t in targets]
+            if normalize and not per_layer:
+                energy = sum(w / sc for (_a, _b, w), sc in zip(self.terms, scales, strict=True))
+                scales = [1.0 / energy] * len(scales)
+            self.scales.append(scales)
+            if mask is None:
+                self.masks.append([None] * len(self.terms))
+            else:
+                # a mask lives on the grid of its term's Gram matrix (the deeper layer of a pair)
+                self.masks.append([resize_mask(mask, grid[b or a]) for a, b, _w in self.terms])
+
+    def statistic(self, feats, term, mask=None, batched: bool = False):
+        """The Gram matrix of a layer, or the cross-correlations of a chained pair of layers."""
+        a, b, _w = term
+        if b is None:
+            return terms.gram_matrix(feats[a], self.shift, mask, batched=batched)
+        shallow = terms.match_resolution(feats[a], feats[b], self.pooling)
+        return terms.cross_gram(shallow, feats[b], self.shift, mask, batched=batched)
+
+    def __call__(self, feats, batched: bool = False) -> tf.Tensor:
+        """Weighted style loss of ``feats``; ``batched``: of every image, averaged."""
+        style = tf.constant(0.0)
+        for targets, scales, masks, share in zip(
+            self.targets, self.scales, self.masks, self.blend, strict=True
+        ):
+            if share == 0:
+                continue
+            for term, target, scale, mask in zip(self.terms, targets, scales, masks, strict=True):
+                stat = self.statistic(feats, term, mask, batched)
+                style += share * term[2] * scale * terms.squared_error(stat, target)
+        return style
+
+
+class Objective:
+    """Weighted sum of content, style and total-variation losses for one output size.
+
+    ``to_network`` maps an (H, W, C) image to the (1, H, W, 3) batch the network sees (adds the
+    batch axis for ordinary transfer; replicates the luminance for luminance-only transfer).
+    """
+
+    def __init__(
+        self,
+        extractor,
+        settings,
+        content: np.ndarray,
+        styles: Sequence[np.ndarray],
+        blend: Sequence[float],
+        *,
+        layers: LossLayers | None = None,
+        style_masks: Sequence[np.ndarray | None] | None = None,
+        content_weight_map: np.ndarray | None = None,
+        to_network: Callable | None = None,
+        extra_terms: dict[str, tuple[float, Callable]] | None = None,
+    ):
+        self.extractor = extractor
+        # name -> (weight, fn(variable) -> scalar): terms a caller adds (video: temporal loss)
+        self.extra_terms = dict(extra_terms or {})
+        self.settings = settings
+        self.to_network = to_network or _add_batch_axis
+        layers = layers or LossLayers.of(settings)
+        self.content_layers = layers.content
+
+        normalize = settings.normalize != "none"
+        per_layer = settings.normalize == "layer"  # "term": one scale for the whole term
+        content_feats = extractor(self.to_network(tf.constant(content, tf.float32)))
+        self.content_targets = {k: tf.constant(content_feats[k]) for k in self.content_layers}
+        # "layer" normalisation: every layer's term is divided by its target's energy (mean
+        # square), so a term is about 1 when its statistic is wholly unlike the target's, whatever
+        # the layer, network, method or image size; weight 1 then means "as much as the content".
+        # "term" divides each whole term by its targets' weighted energy instead, which keeps the
+        # raw loss's balance between layers (dominated by conv1_1/conv2_1 in VGG).
+        self.content_scale = {
+            k: _inverse_energy(content_feats[k]) if normalize else 1.0 for k in self.content_layers
+        }
+        if normalize and not per_layer:
+            total = 1.0 / np.mean([1.0 / v for v in self.content_scale.values()])
+            self.content_scale = dict.fromkeys(self.content_layers, total)
+        self.tv_scale = (
+            1.0 / max(float(terms.total_variation(self.to_network(tf.constant(content)))), 1.0)
+            if normalize
+            else 1.0
+        )
+        self.content_maps = {}
+        if content_weight_map is not None:
+            for k in self.content_layers:
+                self.content_maps[k] = resize_mask(content_weight_map, content_feats[k].shape[1:3])
+        self.style = StyleLoss(
+            extractor,
+            settings,
+            styles,
+            blend,
+            to_network=self.to_network,
+            masks=style_masks,
+            grid={k: v.shape[1:3] for k, v in content_feats.items()},
+            layers=layers,
+        )
+
+    def __call__(self, variable) -> dict[str, tf.Tensor]:
+        image = self.to_network(variable)
+        feats = self.extractor(image)
+        content = content_term(feats, self.content_targets, self.content_scale, self.content_maps)
+        style = self.style(feats)
+        tv = self.tv_scale * terms.total_variation(image)
+        s = self.settings
+        total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
+        values = {"total": total, "content": content, "style": style, "tv": tv}
+        for name, (weight, fn) in self.extra_terms.items():
+            values[name] = fn(variable)
+            values["total"] += weight * values[name]
+        return values
+
+
+def batch_scales(targets: dict, normalize: str) -> dict:
+    """Content scales of targets that change every step: their own energy, not differentiated."""
+    if normalize == "none":
+        return dict.fromkeys(targets, 1.0)
+    energy = {
+        k: tf.maximum(tf.reduce_mean(tf.square(tf.cast(tf.stop_gradient(t), tf.float32))), 1e-12)
+        for k, t in targets.items()
+    }
+    if normalize == "layer":
+        return {k: 1.0 / e for k, e in energy.items()}
+    return dict.fromkeys(targets, 1.0 / tf.reduce_mean(tf.stack(list(energy.values()))))
+
+
+class BatchObjective:
+    """The same weighted terms for a batch of network outputs, each against its own content.
+
+    Feed-forward training: the contents (the network's inputs) change every step, so their
+    features, and under normalisation the content and variation scales (the contents' own
+    energy and variation, as :class:`Objective` takes them from its one content), are computed
+    in the step and not differentiated. The style term is :class:`StyleLoss`, per image.
+    """
+
+    def __init__(self, extractor, settings, style: StyleLoss, layers: LossLayers | None = None):
+        self.extractor = extractor
+        self.settings = settings
+        self.style = style
+        self.content_layers = (layers or LossLayers.of(settings)).content
+        # the contents need only the content layers: a sub-network that stops there
+        net = extractor.model
+        self.content_network = keras.Model(
+            net.input,
+            {k: net.get_layer(keras_layer_name(k)).output for k in self.content_layers},
+        )
+
+    def __call__(self, outputs, contents) -> dict[str, tf.Tensor]:
+        s = self.settings
+        targets = self.content_network(contents, training=False)
+        targets = {k: tf.stop_gradient(targets[k]) for k in self.content_layers}
+        feats = self.extractor(outputs)
+        content = content_term(feats, targets, batch_scales(targets, s.normalize))
+        style = self.style(feats, batched=True)
+        tv = terms.total_variation(outputs)
+        if s.normalize != "none":
+            tv = tv / tf.maximum(tf.stop_gradient(terms.total_variation(contents)), 1.0)
+        total = s.content_weight * content + s.style_weight * style + s.tv_weight * tv
+        return {"total": total, "content": content, "style": style, "tv": tv}
