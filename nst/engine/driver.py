@@ -101,6 +101,9 @@ class _Startup:
             self.parts["import_tensorflow"] = runtime.STATE["import_seconds"] or 0.0
         self.setup_seconds = time.perf_counter() - self.t0
 
+    def built_objective(self, seconds: float) -> None:
+        self.parts.setdefault("objective", seconds)  # the first scale's
+
     def first_iteration(self, at: float | None, optimize_started_at: float) -> None:
         if self.first_iteration_at is None and at is not None:
             self.first_iteration_at = at
@@ -110,7 +113,6 @@ class _Startup:
         started = runtime.process_start_time() if self.first_in_process else self.called_at
         seconds = (self.first_iteration_at or time.time()) - started
         parts = {**self.parts}
-        parts.setdefault("objective", 0.0)
         parts.setdefault("first_iteration", 0.0)
         parts["other"] = seconds - sum(parts.values())
         return seconds, {k: round(v, 3) for k, v in parts.items()}
@@ -163,7 +165,7 @@ def _optimize_scales(
             objective, view = problem.objective(
                 extractor, shape, full_shape, log=log, extra_terms=extra_terms
             )
-            startup.parts.setdefault("objective", time.perf_counter() - t_objective)
+            startup.built_objective(time.perf_counter() - t_objective)
             x0 = _start(problem, view, shape, run and run.image, init_image)
             if len(sizes) > 1:
                 k = len(run.scales) + 1 if run else 1
@@ -182,7 +184,8 @@ def _optimize_scales(
             )
             bar.shorten(iterations - len(result.history))  # a scale that stopped early
             startup.first_iteration(result.first_iteration_at, started_at)
-            run = run or _Optimized(image=result.image, view=view, initial=result.initial)
+            if run is None:
+                run = _Optimized(image=result.image, view=view, initial=result.initial)
             run.image, run.view = result.image, view
             for row in result.history:
                 run.history.append({**row, "iteration": len(run.history) + 1, "size": size})
@@ -309,7 +312,11 @@ def transfer(
 def build_objective(settings: TransferSettings, content, styles, shape, **kwargs):
     """(objective, view) of a content and its styles at one output ``shape``, with the settings'
     loss network (see :meth:`~nst.loss.problem.TransferProblem.objective`)."""
-    problem = TransferProblem(settings, _load(content, "content image"), list(styles))
+    problem = TransferProblem(
+        settings,
+        _load(content, "content image"),
+        [_load(s, "style image") for s in _as_list(styles)],
+    )
     extractor = feature_extractor(settings, problem.layers.network)
     return problem.objective(extractor, tuple(shape), **kwargs)
 
@@ -327,7 +334,6 @@ def evaluate_loss(
     settings = (settings or TransferSettings()).replace(**overrides)
     settings = settings.replace(preserve_color="none", style_masks=None, content_mask=None)
     runtime.configure_runtime(settings)
-    styles = [_load(s, "style image") for s in _as_list(styles)]
     objective, _view = build_objective(settings, content, styles, np.asarray(image).shape[:2])
     values = objective(np.asarray(image, np.float32))
     return {k: float(v) for k, v in values.items()}

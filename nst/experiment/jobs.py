@@ -272,7 +272,7 @@ def video_flow_job(clip, out, steps: Sequence[int]) -> None:
     """Flows of a prepared clip, written once per video (the ``video_flow`` rule)."""
     from nst.runtime import log
     from nst.video.clips import load_clip, save_arrays
-    from nst.video.temporal import compute_flows
+    from nst.video.flow import compute_flows
 
     frames = load_clip(clip).frames
     save_arrays(out, **compute_flows(frames, [int(s) for s in steps], log=log))

@@ -13,6 +13,7 @@ consistency" (ECCV 2018), eq. 8, on [0, 1] pixel values.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import cv2
@@ -123,3 +124,23 @@ def pair_warping_errors(outputs, backward, masks) -> list[float]:
         diff = (nxt - warp(prev, backward[t])) ** 2
         errors.append(float((m[..., None] * diff).sum() / max(float(m.sum()), 1.0)))
     return errors
+
+
+def compute_flows(frames: np.ndarray, steps: Sequence[int] = (1,), log=None) -> dict:
+    """{"backward_j": ..., "forward_j": ...} for every step j (see :func:`frame_flows`), plus
+    the seconds it took (what the workflow's flow job stores once per clip)."""
+    t = time.perf_counter()
+    out = {}
+    for j in sorted(set(steps)):
+        out[f"backward_{j}"], out[f"forward_{j}"] = frame_flows(frames, j)
+    out["seconds"] = np.float64(time.perf_counter() - t)
+    if log:
+        steps_text = ",".join(map(str, sorted(set(steps))))
+        log(f"flow: {len(frames)} frames, steps {steps_text}: {float(out['seconds']):.2f} s")
+    return out
+
+
+def load_flows(path) -> dict:
+    """Flows stored by :func:`compute_flows` (an ``.npz``)."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}

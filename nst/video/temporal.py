@@ -46,29 +46,6 @@ HISTORY_BOOKKEEPING = ("iteration", "size", "evaluations", "seconds")
 
 
 # ---------------------------------------------------------------------------------------------
-# Flows of a clip
-
-
-def compute_flows(frames: np.ndarray, steps: Sequence[int] = (1,), log=None) -> dict:
-    """{"backward_j": ..., "forward_j": ...} for every step j (see
-    :func:`nst.video.flow.frame_flows`), plus the seconds it took."""
-    t = time.perf_counter()
-    out = {}
-    for j in sorted(set(steps)):
-        out[f"backward_{j}"], out[f"forward_{j}"] = flow.frame_flows(frames, j)
-    out["seconds"] = np.float64(time.perf_counter() - t)
-    if log:
-        steps_text = ",".join(map(str, sorted(set(steps))))
-        log(f"flow: {len(frames)} frames, steps {steps_text}: {float(out['seconds']):.2f} s")
-    return out
-
-
-def load_flows(path) -> dict:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-# ---------------------------------------------------------------------------------------------
 # The temporal loss term
 
 
@@ -158,9 +135,9 @@ def stylize_frames(
     flow_seconds = 0.0
     if flows is None or any(f"backward_{j}" not in flows for j in steps):
         cache = work_dir / "flows.npz"
-        flows = load_flows(cache) if cache.is_file() else {}
+        flows = flow.load_flows(cache) if cache.is_file() else {}
         if any(f"backward_{j}" not in flows for j in steps):
-            flows = compute_flows(frames, steps, log=log)
+            flows = flow.compute_flows(frames, steps, log=log)
             save_arrays(cache, **flows)
             flow_seconds = float(flows["seconds"])
     style_arrays = [images.load_image(s, what="style image") for s in styles]
@@ -304,7 +281,7 @@ def video_transfer(
     for s in style_paths:  # a bad style fails before any frame is made
         images.load_image(s, what="style image")
     if not isinstance(flows, dict) and flows is not None:
-        flows = load_flows(flows)
+        flows = flow.load_flows(flows)
     work_dir = Path(frames_dir) if frames_dir else output.with_name(output.name + ".work")
     size = max(clip.shape)
     if size != settings.size:
@@ -407,7 +384,7 @@ def stylize_to_file(clip_path, flows_path, styles, frames_out, metrics_out, sett
     options = VideoOptions(**dict(options))
     work_dir = Path(str(frames_out) + ".work")
     outputs, records, flows = stylize_frames(
-        clip, styles, settings, options, work_dir, flows=load_flows(flows_path), log=log
+        clip, styles, settings, options, work_dir, flows=flow.load_flows(flows_path), log=log
     )
     record = finish_record(clip, styles, settings, options, outputs, records, flows)
     save_arrays(frames_out, frames=np.stack(outputs), fps=np.float64(clip.fps))
