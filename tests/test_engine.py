@@ -435,3 +435,38 @@ def test_progress_bar_only_on_a_terminal_and_the_lines_unchanged(monkeypatch):
     monkeypatch.setenv("NST_PROGRESS", "0")
     with runtime.progress(10, "transfer") as bar:
         assert not bar.shown
+
+
+def test_an_objective_reused_for_another_content_equals_one_built_for_it():
+    """nst.loss.problem keeps an objective per network, settings, styles and shape: a second
+    content of that shape gets the same object (its traced gradient too) with the new content's
+    targets, and its values are those of an objective built for that content."""
+    from conftest import make_content, make_style
+
+    from nst.loss.objective import Objective
+    from nst.loss.problem import TransferProblem
+    from nst.net.features import feature_extractor
+    from nst.runtime import configure_runtime
+    from nst.settings import TransferSettings
+
+    settings = TransferSettings(model="vgg16-hed", size=64, tv_weight=0.05)
+    configure_runtime(settings)
+    style = make_style("red", 64).astype(np.float32)
+    first = make_content(48, 64).astype(np.float32)
+    second = np.ascontiguousarray(first[:, ::-1] * 0.7 + 40)  # another picture, same shape
+    problem = TransferProblem(settings, first, [style])
+    extractor = feature_extractor(settings, problem.layers.network)
+    used, _view = problem.objective(extractor, (48, 64))
+    x = make_style("blue", 64)[:48].astype(np.float32)
+    before = {k: float(v) for k, v in used(tf.constant(x)).items()}
+    again, _view = TransferProblem(settings, second, [style]).objective(extractor, (48, 64))
+    assert again is used
+    fresh = Objective(extractor, settings, second, [style], [1.0], layers=problem.layers)
+    reused = {k: float(v) for k, v in again(tf.constant(x)).items()}
+    for k, v in fresh(tf.constant(x)).items():
+        assert reused[k] == pytest.approx(float(v), rel=1e-5), k
+    assert reused["content"] != pytest.approx(before["content"], rel=1e-3)
+    other, _view = TransferProblem(settings.replace(style_weight=3.0), second, [style]).objective(
+        extractor, (48, 64)
+    )
+    assert other is not used  # another loss setting: another objective

@@ -437,3 +437,22 @@ def test_the_temporal_term_rides_on_the_engine_at_every_scale(preserve_color):
     plain, _ = transfer(content, [str(STYLE)], **common, log=lambda m: None)
     far = np.abs(plain.astype(float) - target).mean()
     assert np.abs(out.astype(float) - target).mean() < 0.5 * far  # the term held it there
+
+
+def test_a_temporal_term_given_new_targets_equals_one_made_for_them():
+    """One TemporalLoss per clip (its variables traced once): set() with a frame's targets gives
+    the values of a term made for them, at any shape and with fewer targets than slots."""
+    import tensorflow as tf
+
+    from nst.video.temporal import TemporalLoss
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.uniform(0, 255, (24, 32, 3)).astype(np.float32))
+    a, b = (rng.uniform(0, 255, (48, 64, 3)).astype(np.float32) for _ in range(2))
+    c = rng.uniform(0, 1, (48, 64)).astype(np.float32)
+    term = TemporalLoss(slots=2)
+    term.set([a, b], [c, 1 - c], 300.0)
+    first = float(term(x))  # makes its variables at 24x32
+    term.set([b], [c], 200.0)
+    assert float(term(x)) == pytest.approx(float(TemporalLoss([b], [c], 200.0)(x)), rel=1e-6)
+    assert first == pytest.approx(float(TemporalLoss([a, b], [c, 1 - c], 300.0)(x)), rel=1e-6)

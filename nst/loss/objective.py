@@ -145,26 +145,17 @@ class Objective:
         layers = layers or LossLayers.of(settings)
         self.content_layers = layers.content
 
-        normalize = settings.normalize != "none"
-        per_layer = settings.normalize == "layer"  # "term": one scale for the whole term
         content_feats = extractor(self.to_network(tf.constant(content, tf.float32)))
-        self.content_targets = {k: tf.constant(content_feats[k]) for k in self.content_layers}
-        # "layer" normalisation: every layer's term is divided by its target's energy (mean
-        # square), so a term is about 1 when its statistic is wholly unlike the target's, whatever
-        # the layer, network, method or image size; weight 1 then means "as much as the content".
-        # "term" divides each whole term by its targets' weighted energy instead, which keeps the
-        # raw loss's balance between layers (dominated by conv1_1/conv2_1 in VGG).
+        targets, scales, tv_scale = self._content_values(content, content_feats)
+        # variables, so that set_content() gives the same objective (and its traced gradient)
+        # another content of the same shape: a video's frames build and trace it once
+        self.content_targets = {k: tf.Variable(v, trainable=False) for k, v in targets.items()}
         self.content_scale = {
-            k: _inverse_energy(content_feats[k]) if normalize else 1.0 for k in self.content_layers
+            k: tf.Variable(v, dtype=tf.float32, trainable=False) for k, v in scales.items()
         }
-        if normalize and not per_layer:
-            total = 1.0 / np.mean([1.0 / v for v in self.content_scale.values()])
-            self.content_scale = dict.fromkeys(self.content_layers, total)
-        self.tv_scale = (
-            1.0 / max(float(terms.total_variation(self.to_network(tf.constant(content)))), 1.0)
-            if normalize
-            else 1.0
-        )
+        self.tv_scale = tf.Variable(tv_scale, dtype=tf.float32, trainable=False)
+        # shape -> the optimiser's traced value and gradient (nst.engine.optimize)
+        self.traced: dict = {}
         self.content_maps = {}
         if content_weight_map is not None:
             for k in self.content_layers:
@@ -179,6 +170,40 @@ class Objective:
             grid={k: v.shape[1:3] for k, v in content_feats.items()},
             layers=layers,
         )
+
+    def _content_values(self, content: np.ndarray, feats) -> tuple[dict, dict, float]:
+        """Targets, per-layer scales and the variation scale that ``content`` gives.
+
+        "layer" normalisation: every layer's term is divided by its target's energy (mean
+        square), so a term is about 1 when its statistic is wholly unlike the target's, whatever
+        the layer, network, method or image size; weight 1 then means "as much as the content".
+        "term" divides each whole term by its targets' weighted energy instead, which keeps the
+        raw loss's balance between layers (dominated by conv1_1/conv2_1 in VGG).
+        """
+        normalize = self.settings.normalize
+        targets = {k: feats[k] for k in self.content_layers}
+        scales = {
+            k: _inverse_energy(feats[k]) if normalize != "none" else 1.0
+            for k in self.content_layers
+        }
+        if normalize == "term":
+            total = 1.0 / np.mean([1.0 / v for v in scales.values()])
+            scales = dict.fromkeys(self.content_layers, total)
+        tv_scale = 1.0
+        if normalize != "none":
+            variation = terms.total_variation(self.to_network(tf.constant(content, tf.float32)))
+            tv_scale = 1.0 / max(float(variation), 1.0)
+        return targets, scales, tv_scale
+
+    def set_content(self, content: np.ndarray) -> None:
+        """Make this the objective of another content of the same shape (its targets and
+        scales; the styles, masks and extra terms stay)."""
+        feats = self.extractor(self.to_network(tf.constant(content, tf.float32)))
+        targets, scales, tv_scale = self._content_values(content, feats)
+        for k in self.content_layers:
+            self.content_targets[k].assign(targets[k])
+            self.content_scale[k].assign(scales[k])
+        self.tv_scale.assign(tv_scale)
 
     def __call__(self, variable) -> dict[str, tf.Tensor]:
         image = self.to_network(variable)

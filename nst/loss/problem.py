@@ -8,6 +8,8 @@ output (:func:`nst.engine.evaluate_loss`) and feed-forward training take their l
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -61,21 +63,78 @@ class TransferProblem:
     ):
         """(objective, view) at output ``shape``: ``view`` holds the images as the network sees
         them (colour preservation applied) and turns the optimised variable into the output.
-        Masks are fitted to ``shape``; their warnings go to ``log`` at the full size only."""
+        Masks are fitted to ``shape``; their warnings go to ``log`` at the full size only.
+
+        An objective built before for the same network, settings, styles, shape and extra terms
+        is given this content (:meth:`Objective.set_content`) instead of being built and traced
+        again: a video's frames, or any run per image of one size, pay for that once. It is
+        valid until the next call for the same key."""
         style_masks, weight_map = masks.masks_for(
             self.settings, len(self.styles), shape, full_shape or shape, log
         )
         view = color.prepare_problem(self.settings, self.content, self.styles, shape)
-        objective = Objective(
-            extractor,
-            self.settings,
-            view.content,
-            view.styles,
-            self.blend,
-            layers=self.layers,
-            style_masks=style_masks,
-            content_weight_map=weight_map,
-            to_network=view.to_network,
-            extra_terms=extra_terms,
-        )
+        key = self._key(extractor, shape, view, extra_terms)
+        objective = OBJECTIVES.pop(key, None)
+        if objective is not None:
+            objective.set_content(view.content)
+        else:
+            objective = Objective(
+                extractor,
+                self.settings,
+                view.content,
+                view.styles,
+                self.blend,
+                layers=self.layers,
+                style_masks=style_masks,
+                content_weight_map=weight_map,
+                to_network=view.to_network,
+                extra_terms=extra_terms,
+            )
+        OBJECTIVES[key] = objective  # the most recently used last
+        while len(OBJECTIVES) > OBJECTIVES_KEPT:
+            OBJECTIVES.pop(next(iter(OBJECTIVES)))
         return objective, view
+
+    def _key(self, extractor, shape, view, extra_terms) -> tuple:
+        """What an objective depends on besides its content: the network (the extractor object),
+        the loss settings, the styles as the network sees them, the shape, the extra terms."""
+        loss = {k: v for k, v in self.settings.to_dict().items() if k not in OPTIMISATION_ONLY}
+        styles = hashlib.sha256()
+        for style in view.styles:
+            styles.update(str(style.shape).encode())
+            styles.update(np.ascontiguousarray(style, np.float32).tobytes())
+        extra = tuple(
+            (name, float(weight), id(fn)) for name, (weight, fn) in (extra_terms or {}).items()
+        )
+        return (
+            extractor,
+            json.dumps(loss, sort_keys=True, default=str),
+            styles.hexdigest(),
+            tuple(self.blend),
+            tuple(shape),
+            view.content.shape[2],
+            extra,
+        )
+
+
+# Objectives built lately, by what they depend on besides the content (see
+# TransferProblem.objective); a few, each holds its styles' targets and a traced gradient.
+OBJECTIVES: dict = {}
+OBJECTIVES_KEPT = 4
+# settings that steer the optimisation but not the objective
+OPTIMISATION_ONLY = frozenset(
+    {
+        "size",
+        "scales",
+        "iterations",
+        "coarse_iterations",
+        "init",
+        "seed",
+        "optimizer",
+        "learning_rate",
+        "min_improvement",
+        "save_every",
+        "print_every",
+        "threads",
+    }
+)

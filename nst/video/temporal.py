@@ -50,34 +50,61 @@ HISTORY_BOOKKEEPING = ("iteration", "size", "evaluations", "seconds")
 
 
 class TemporalLoss:
-    """``Σ_j mean(c_j ⊙ (x − target_j)²) / variance`` at whatever scale the engine optimises
-    (targets and weights resized once per shape, at trace time)."""
+    """``Σ_j mean(c_j ⊙ (x − target_j)²) / variance`` at whatever scale the engine optimises.
 
-    def __init__(self, targets: Sequence[np.ndarray], weights: Sequence[np.ndarray], variance):
+    One per clip: :meth:`set` gives it a frame's warped targets, weights and variance, held in
+    variables (one set per shape the engine asks for, resized when set), so that the objective
+    holding it is built and traced once per clip and shape. ``slots`` is the number of earlier
+    frames it compares with (default: as many as ``targets``); a frame with fewer gets zero
+    weights in the rest.
+    """
+
+    def __init__(self, targets=None, weights=None, variance=None, *, slots: int | None = None):
+        self.slots = slots or len(targets or ()) or 1
+        self.variables: dict = {}  # (shape, channels) -> (targets, weights, scale)
+        if targets is not None:
+            self.set(targets, weights, variance)
+
+    def set(self, targets: Sequence[np.ndarray], weights: Sequence[np.ndarray], variance) -> None:
+        if not 1 <= len(targets) <= self.slots or len(weights) != len(targets):
+            raise ValueError(f"{len(targets)} targets for {self.slots} slots")
         self.targets = [np.asarray(t, np.float32) for t in targets]
         self.weights = [np.asarray(c, np.float32) for c in weights]
         self.scale = 1.0 / max(float(variance), 1.0)
+        for (shape, channels), (t_var, c_var, s_var) in self.variables.items():
+            t, c = self._at(shape, channels)
+            t_var.assign(t)
+            c_var.assign(c)
+            s_var.assign(self.scale)
 
-    def _at(self, shape, channels):
-        import tensorflow as tf
-
-        out = []
-        for target, c in zip(self.targets, self.weights, strict=True):
+    def _at(self, shape, channels) -> tuple[np.ndarray, np.ndarray]:
+        """The targets (slots, h, w, channels) and weights (slots, h, w, 1) at ``shape``."""
+        h, w = shape
+        targets = np.zeros((self.slots, h, w, channels), np.float32)
+        weights = np.zeros((self.slots, h, w, 1), np.float32)
+        for j, (target, c) in enumerate(zip(self.targets, self.weights, strict=True)):
             if target.shape[:2] != tuple(shape):
                 target = images.resize(target, shape)
                 c = images.resize(c[..., None], shape)[..., 0].clip(0, 1)
-            if channels == 1:
-                target = color.rgb_to_luminance(target)
-            out.append((tf.constant(target), tf.constant(c[..., None])))
-        return out
+            targets[j] = color.rgb_to_luminance(target) if channels == 1 else target
+            weights[j] = c[..., None]
+        return targets, weights
 
     def __call__(self, x):
         import tensorflow as tf
 
-        terms = [
-            tf.reduce_mean(c * tf.square(x - t)) for t, c in self._at(x.shape[:2], x.shape[-1])
-        ]
-        return tf.add_n(terms) * self.scale
+        key = (tuple(x.shape[:2]), int(x.shape[-1]))
+        if key not in self.variables:
+            t, c = self._at(*key)
+            with tf.init_scope():  # created once, outside the traced function
+                self.variables[key] = (
+                    tf.Variable(t, trainable=False),
+                    tf.Variable(c, trainable=False),
+                    tf.Variable(self.scale, dtype=tf.float32, trainable=False),
+                )
+        targets, weights, scale = self.variables[key]
+        per_frame = tf.reduce_mean(weights * tf.square(x[None] - targets), axis=(1, 2, 3))
+        return tf.reduce_sum(per_frame) * scale
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,6 +183,9 @@ def stylize_frames(
     while resumed < n and _finished(work_dir, resumed) is not None:
         resumed += 1
     resuming = True
+    # one temporal term for the clip, given each frame's targets: the objective that holds it is
+    # built and traced once (nst.loss.problem keeps it)
+    temporal = TemporalLoss(slots=len(steps))
     with runtime.progress(n, "video", "frame", initial=resumed) as bar:
         for i in range(n):
             done = _finished(work_dir, i) if resuming else None
@@ -190,8 +220,8 @@ def stylize_frames(
                 kwargs["init_image"] = c1 * prev[0] + (1 - c1) * content
                 if options.temporal_weight > 0:
                     weights = flow.long_term_weights([p.weights for p in pairs])
-                    term = TemporalLoss(prev, weights, content.var())
-                    kwargs["extra_terms"] = {"temporal": (options.temporal_weight, term)}
+                    temporal.set(prev, weights, content.var())
+                    kwargs["extra_terms"] = {"temporal": (options.temporal_weight, temporal)}
             if warm:
                 frame_settings = settings
             else:

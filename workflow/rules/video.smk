@@ -1,3 +1,5 @@
+# the video chain holds the run's longest job: it starts first and the image cells fill in
+# beside it (run at the end, it alone made the last minutes of the default experiment)
 rule prepare_video:
     input:
         fetched_video,
@@ -5,6 +7,7 @@ rule prepare_video:
         "results/prepared/video/{video}.npz",
     log:
         "logs/prepare/video/{video}.log",
+    priority: 10
     conda:
         "../../envs/nst.yaml"
     params:
@@ -23,6 +26,7 @@ rule video_flow:
         "logs/video/{video}/flow.log",
     benchmark:
         "benchmarks/video/{video}/flow.tsv"
+    priority: 10
     conda:
         "../../envs/nst.yaml"
     params:
@@ -43,6 +47,7 @@ rule video_transfer:
         "logs/video/{video}/{style}/{vset}.log",
     benchmark:
         "benchmarks/video/{video}/{style}/{vset}.tsv"
+    priority: 10
     conda:
         "../../envs/nst.yaml"
     threads: TRANSFER["threads"]
