@@ -11,6 +11,18 @@
   output's size, whatever the run used, so that every run of every experiment is measured alike.
 * ``color_difference``: mean distance between the output's and the content's chroma (the I and Q
   channels of YIQ), in 8-bit levels; near 0 when the content's colours were preserved.
+
+The style distance is measured in a loss network, as the optimisation's own loss is: a run can
+lower it without the picture looking like the style. Two figures no loss term sees judge the
+style independently, each as the output's distance to the style divided by the content's (1.0 =
+no style moved in, 0 = the style's statistics):
+
+* ``palette_distance``: the colours, as the sliced Wasserstein distance between the output's and
+  the style's pixels in CIE Lab (the sorted pixels along 16 fixed directions of Lab, compared at
+  64 quantiles): whether the picture took the painting's palette.
+* ``texture_distance``: the texture, as the distance between log mean and log standard deviation
+  of Gabor filter responses of the luminance (wavelengths 4, 8 and 16 px, 4 orientations), the
+  style at the size the run used it: whether the strokes, grain and edges look like the style's.
 """
 
 from __future__ import annotations
@@ -25,7 +37,18 @@ from nst.images import color
 
 METRIC_MODEL = "vgg16-hed"
 METRIC_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-KEYS = ("content_ssim", "style_distance", "color_difference")
+KEYS = (
+    "content_ssim",
+    "style_distance",
+    "color_difference",
+    "palette_distance",
+    "texture_distance",
+)
+PALETTE_DIRECTIONS = 16
+PALETTE_QUANTILES = 64
+PALETTE_PIXELS = 20_000  # at most, evenly spaced: the quantiles need no more
+GABOR_WAVELENGTHS = (4.0, 8.0, 16.0)
+GABOR_ORIENTATIONS = 4
 
 
 def _luminance(image: np.ndarray) -> np.ndarray:
@@ -91,6 +114,58 @@ def _gram_distance(grams: list[np.ndarray], targets: list[np.ndarray]) -> float:
     )
 
 
+def palette_signature(image: np.ndarray) -> np.ndarray:
+    """The Lab pixels sorted along fixed directions, at evenly spaced quantiles."""
+    lab = color.rgb_to_lab(image).reshape(-1, 3).astype(np.float64)
+    lab = lab[:: max(1, len(lab) // PALETTE_PIXELS)]
+    rng = np.random.default_rng(0)  # the same directions for every image
+    directions = rng.normal(size=(3, PALETTE_DIRECTIONS))
+    directions /= np.linalg.norm(directions, axis=0)
+    levels = np.linspace(0.0, 1.0, PALETTE_QUANTILES)
+    return np.quantile(lab @ directions, levels, axis=0)
+
+
+def _gabor(wavelength: float, angle: float) -> np.ndarray:
+    """A complex Gabor kernel with no response to a flat image (Morlet's correction)."""
+    sigma = 0.56 * wavelength  # a bandwidth of about one octave
+    half = int(np.ceil(3 * sigma))
+    y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
+    envelope = np.exp(-(x**2 + y**2) / (2 * sigma**2))
+    wave = np.exp(2j * np.pi * (x * np.cos(angle) + y * np.sin(angle)) / wavelength)
+    kernel = envelope * (wave - (envelope * wave).sum() / envelope.sum())
+    return kernel / envelope.sum()
+
+
+def texture_signature(image: np.ndarray) -> np.ndarray:
+    """Log mean and log standard deviation of each Gabor filter's response magnitude."""
+    from scipy.signal import fftconvolve
+
+    lum = color.rgb_to_lab(image)[..., 0].astype(np.float64)
+    stats = []
+    for wavelength in GABOR_WAVELENGTHS:
+        for k in range(GABOR_ORIENTATIONS):
+            kernel = _gabor(wavelength, np.pi * k / GABOR_ORIENTATIONS)
+            pad = kernel.shape[0] // 2
+            padded = np.pad(lum, pad, mode="reflect")
+            response = np.abs(fftconvolve(padded, kernel, mode="valid"))
+            stats += [np.log(response.mean() + 1e-3), np.log(response.std() + 1e-3)]
+    return np.array(stats)
+
+
+def _rms(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((a - b) ** 2)))
+
+
+def _relative(output, styles, base, blend) -> float:
+    """Σ blend · distance(output, style) / distance(content, style)."""
+    return float(
+        sum(
+            share * _rms(output, style) / max(b, 1e-9)
+            for share, style, b in zip(blend, styles, base, strict=True)
+        )
+    )
+
+
 class QualityMeter:
     """Measures outputs of one content and its styles (their Gram matrices computed once)."""
 
@@ -115,7 +190,22 @@ class QualityMeter:
             ]
             content_grams = _grams(content)
             base = [_gram_distance(content_grams, t) for t in style_grams]
-            self._targets[shape] = {"content": content, "styles": style_grams, "base": base}
+            at_size = [images.resize(s, color.style_shape(s, shape, 1.0)) for s in self.styles]
+            palettes = [palette_signature(s) for s in self.styles]  # colours: any size
+            textures = [texture_signature(s) for s in at_size]  # texture: at the run's scale
+            content_palette, content_texture = (
+                palette_signature(content),
+                texture_signature(content),
+            )
+            self._targets[shape] = {
+                "content": content,
+                "styles": style_grams,
+                "base": base,
+                "palettes": palettes,
+                "palette_base": [_rms(content_palette, p) for p in palettes],
+                "textures": textures,
+                "texture_base": [_rms(content_texture, t) for t in textures],
+            }
         return self._targets[shape]
 
     def style_distance(self, output: np.ndarray) -> float:
@@ -130,11 +220,20 @@ class QualityMeter:
 
     def measure(self, output: np.ndarray) -> dict:
         output = np.asarray(output, np.float32)
-        content = self._at(output.shape[:2])["content"]
+        at = self._at(output.shape[:2])
+        content = at["content"]
+        palette = palette_signature(output)
+        texture = texture_signature(output)
         return {
             "content_ssim": round(ssim(output, content), 4),
             "style_distance": round(self.style_distance(output), 4),
             "color_difference": round(color_difference(output, content), 3),
+            "palette_distance": round(
+                _relative(palette, at["palettes"], at["palette_base"], self.blend), 4
+            ),
+            "texture_distance": round(
+                _relative(texture, at["textures"], at["texture_base"], self.blend), 4
+            ),
         }
 
 

@@ -64,7 +64,41 @@ def test_style_distance_is_one_for_the_content_and_near_zero_for_the_style():
     mix = 0.5 * content + 0.5 * as_output
     assert 0.15 < meter.style_distance(mix) < 1.0
     figures = meter.measure(content)
-    assert figures == {"content_ssim": 1.0, "style_distance": 1.0, "color_difference": 0.0}
+    assert figures == {
+        "content_ssim": 1.0,
+        "style_distance": 1.0,
+        "color_difference": 0.0,
+        "palette_distance": 1.0,
+        "texture_distance": 1.0,
+    }
+
+
+def test_palette_and_texture_judge_the_style_apart_from_the_loss_network():
+    """The independent figures: the content recoloured with the style's colours takes the
+    palette but not the texture; the style's texture in the content's colours the reverse;
+    the style itself both."""
+    content = make_content(96, 128).astype(np.float32)
+    style = make_style("red", 128).astype(np.float32)
+    meter = quality.QualityMeter(content, [style])
+    itself = style[:96]  # the style at the output's size, unstretched
+    recoloured = color.match_color_histogram(content, style)
+    strokes = color.rgb_to_luminance(itself).repeat(3, axis=-1)
+    textured = content + 0.8 * (strokes - strokes.mean())  # the strokes in the content's colours
+    mix = 0.5 * content + 0.5 * itself
+    same, palette_only, texture_only, half = (
+        meter.measure(np.clip(x, 0, 255)) for x in (itself, recoloured, textured, mix)
+    )
+    assert same["palette_distance"] < 0.1 and same["texture_distance"] < 0.1
+    assert palette_only["palette_distance"] < 0.3 and palette_only["texture_distance"] > 0.9
+    assert texture_only["texture_distance"] < 0.8 and texture_only["palette_distance"] > 0.9
+    assert 0.3 < half["palette_distance"] < 0.7 and 0.3 < half["texture_distance"] < 0.7
+
+
+def test_lab_of_known_colours():
+    lab = color.rgb_to_lab(np.array([[[255, 255, 255], [0, 0, 0], [255, 0, 0]]], np.float32))
+    np.testing.assert_allclose(lab[0, 0], [100, 0, 0], atol=0.05)
+    np.testing.assert_allclose(lab[0, 1], [0, 0, 0], atol=0.05)
+    np.testing.assert_allclose(lab[0, 2], [53.24, 80.09, 67.20], atol=0.1)
 
 
 def test_two_styles_weighted_by_blend():

@@ -159,6 +159,8 @@ def stylize_files(
                     "content_ssim": round(quality.ssim(out, at_size), 4),
                     "style_distance": None,
                     "color_difference": round(quality.color_difference(out, at_size), 3),
+                    "palette_distance": None,
+                    "texture_distance": None,
                 }
             rows.append(
                 {

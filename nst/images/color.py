@@ -38,6 +38,28 @@ def yiq_to_rgb(image: np.ndarray) -> np.ndarray:
     return (image.astype(np.float64) @ YIQ_TO_RGB.T).astype(np.float32)
 
 
+# sRGB (D65) to CIE XYZ, and the D65 white point
+RGB_TO_XYZ = np.array(
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
+     [0.0193339, 0.1191920, 0.9503041]]
+)  # fmt: skip
+WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
+
+
+def rgb_to_lab(image: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65) of an sRGB image in 0..255: L in 0..100, a and b about -100..100, so
+    that distances between colours are roughly as a person sees them."""
+    c = np.clip(np.asarray(image, np.float64) / 255.0, 0.0, 1.0)
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = (linear @ RGB_TO_XYZ.T) / WHITE_D65
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    lab = np.stack(
+        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])],
+        axis=-1,
+    )
+    return lab.astype(np.float32)
+
+
 def rgb_to_luminance(image: np.ndarray) -> np.ndarray:
     """(H, W, 3) RGB -> (H, W, 1) Y."""
     return rgb_to_yiq(image)[..., :1]

@@ -194,16 +194,23 @@ def save_sheet(image: Image.Image, path: str | os.PathLike) -> Path:
 
 
 def quality_lines(run: Run) -> list[str]:
-    """A cell's figures: content SSIM and style distance first, then colour and seconds."""
+    """A cell's figures: content SSIM and style distance first, then the palette and texture
+    distances (when the record has them), then colour and seconds."""
     q = run.quality
     secs = _seconds(run.seconds) if run.seconds is not None else ""
     if not q:  # a record from before quality figures
         loss = f"loss {run.final_loss:.4g}" if run.final_loss is not None else ""
         return [f"{loss}  {secs}".strip()]
-    return [
+    lines = [
         f"SSIM {q['content_ssim']:.2f} · style {q['style_distance']:.2f}",
         f"colour {q['color_difference']:.1f}" + (f" · {secs}" if secs else ""),
     ]
+    if q.get("palette_distance") is not None and q.get("texture_distance") is not None:
+        # the independent judge (figures no loss term sees), beside the loss network's
+        lines.insert(
+            1, f"palette {q['palette_distance']:.2f} · texture {q['texture_distance']:.2f}"
+        )
+    return lines
 
 
 def _seconds(seconds: float) -> str:

@@ -30,6 +30,8 @@ COLUMNS = (
     "content_ssim",
     "style_distance",
     "color_difference",
+    "palette_distance",
+    "texture_distance",
     "seconds_total",
     "seconds_per_iteration",
     "startup_seconds",
@@ -147,41 +149,62 @@ def _pyplot():
     return plt
 
 
+def _style_distance(quality: dict) -> float | None:
+    return quality.get("style_distance")
+
+
+def judged_style(quality: dict) -> float | None:
+    """The independent judge's style figure: the mean of the palette and texture distances."""
+    parts = [quality.get("palette_distance"), quality.get("texture_distance")]
+    return None if any(v is None for v in parts) else sum(parts) / 2
+
+
 def plot_tradeoff(runs: list[Run], labels: dict[str, str], path: str | os.PathLike) -> Path:
     """Style distance against content SSIM, one point per run, one colour per set; each point
     is labelled with its content and style, the legend with the set and what distinguishes it.
+    Two panels: the loss network's style distance, and the independent judge's (palette and
+    texture, :func:`judged_style`), which no loss term sees.
 
     Up and left is the content kept, down and right the style taken: sets on the lower right
     of the others reach more style for the same content structure.
     """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 6), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6), constrained_layout=True, sharex=True)
+    figures = (
+        ("style distance in the loss network (Gram; 1 = no style moved in)", _style_distance),
+        ("judged style distance: palette and texture (1 = no style moved in)", judged_style),
+    )
     sets = list(dict.fromkeys(r.params for r in runs))
-    for i, name in enumerate(sets):
-        points = [r for r in runs if r.params == name and r.quality]
-        label = f"{name}: {labels[name]}" if labels.get(name) else name
-        ax.scatter(
-            [r.quality["content_ssim"] for r in points],
-            [r.quality["style_distance"] for r in points],
-            color=f"C{i % 10}",
-            marker="os^Dv<>p*h"[i // 10 % 10],
-            label=textwrap.fill(label, 60),
-            s=36,
-        )
-        for r in points:
-            ax.annotate(
-                f"{r.content}×{r.style}",
-                (r.quality["content_ssim"], r.quality["style_distance"]),
-                textcoords="offset points",
-                xytext=(4, 3),
-                fontsize=6,
+    for ax, (ylabel, figure) in zip(axes, figures, strict=True):
+        for i, name in enumerate(sets):
+            points = [
+                (r, figure(r.quality))
+                for r in runs
+                if r.params == name and r.quality and figure(r.quality) is not None
+            ]
+            label = f"{name}: {labels[name]}" if labels.get(name) else name
+            ax.scatter(
+                [r.quality["content_ssim"] for r, _y in points],
+                [y for _r, y in points],
                 color=f"C{i % 10}",
+                marker="os^Dv<>p*h"[i // 10 % 10],
+                label=textwrap.fill(label, 60),
+                s=36,
             )
-    ax.set_xlabel("content structure (SSIM against the content; 1 = unchanged)")
-    ax.set_ylabel("style distance (1 = no style moved in; 0 = the style's statistics)")
-    ax.set_title("Trade-off: style taken against content kept, one point per run")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+            for r, y in points:
+                ax.annotate(
+                    f"{r.content}×{r.style}",
+                    (r.quality["content_ssim"], y),
+                    textcoords="offset points",
+                    xytext=(4, 3),
+                    fontsize=6,
+                    color=f"C{i % 10}",
+                )
+        ax.set_xlabel("content structure (SSIM against the content; 1 = unchanged)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=7, loc="best")
+    fig.suptitle("Trade-off: style taken against content kept, one point per run")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
