@@ -470,3 +470,24 @@ def test_an_objective_reused_for_another_content_equals_one_built_for_it():
         extractor, (48, 64)
     )
     assert other is not used  # another loss setting: another objective
+
+
+def test_the_palette_start_is_the_content_in_the_styles_colours():
+    from conftest import make_content, make_style
+
+    from nst.engine.driver import initial_image
+    from nst.settings import TransferSettings
+
+    content = make_content(48, 64).astype(np.float32)
+    red, blue = make_style("red", 64).astype(np.float32), make_style("blue", 64).astype(np.float32)
+    settings = TransferSettings(init="palette")
+    start = initial_image(settings, content, [red], (48, 64))
+    np.testing.assert_allclose(start.reshape(-1, 3).mean(0), red.reshape(-1, 3).mean(0), atol=3)
+    # the content's layout: its structure correlates with the content's luminance
+    lum = lambda x: x.mean(-1).ravel()  # noqa: E731
+    assert np.corrcoef(lum(start), lum(content))[0, 1] ** 2 > 0.5
+    both = initial_image(settings, content, [red, blue], (48, 64), [0.5, 0.5])
+    mean = (red.reshape(-1, 3).mean(0) + blue.reshape(-1, 3).mean(0)) / 2
+    np.testing.assert_allclose(both.reshape(-1, 3).mean(0), mean, atol=6)
+    grey = content.mean(-1, keepdims=True)  # luminance-only transfer keeps the content
+    np.testing.assert_array_equal(initial_image(settings, grey, [red[..., :1]], (48, 64)), grey)

@@ -52,11 +52,23 @@ def _describe(image: ImageInput) -> str:
     return os.fspath(image) if not isinstance(image, np.ndarray) else f"array{image.shape}"
 
 
-def initial_image(settings, content, styles, shape) -> np.ndarray:
+def initial_image(settings, content, styles, shape, blend=None) -> np.ndarray:
+    """The start of the optimisation (``settings.init``). ``palette`` is the content in the
+    styles' colours (their RGB mean and covariance, blended by ``blend``): the loss network
+    barely sees a photo's palette once the texture statistics match (bench/bench_palette.py), so
+    from the content itself the colours hardly move. Under luminance-only transfer (one
+    channel) it is the content."""
     h, w = shape
     channels = content.shape[2]
-    if settings.init == "content":
+    if settings.init == "content" or (settings.init == "palette" and channels == 1):
         return content.copy()
+    if settings.init == "palette":
+        blend = blend or [1.0 / len(styles)] * len(styles)
+        recoloured = sum(
+            share * color.match_color_histogram(content, style)
+            for share, style in zip(blend, styles, strict=True)
+        )
+        return np.clip(recoloured, 0, 255).astype(np.float32)
     if settings.init == "noise":
         rng = np.random.default_rng(settings.seed)
         return np.clip(rng.normal(127.5, 40.0, (h, w, channels)), 0, 255).astype(np.float32)
@@ -144,7 +156,7 @@ def _start(problem, view, shape, previous, init_image) -> np.ndarray:
         if view.content.shape[2] == 1 and x0.shape[2] == 3:
             x0 = color.rgb_to_luminance(x0)
         return x0
-    return initial_image(problem.settings, view.content, view.styles, shape)
+    return initial_image(problem.settings, view.content, view.styles, shape, problem.blend)
 
 
 def _optimize_scales(
