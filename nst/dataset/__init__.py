@@ -10,7 +10,9 @@
 - :mod:`.manifest`: the record of a fetch (:func:`read_manifest`);
 - :mod:`.fetcher`: the polite HTTP client; :mod:`.scrape`: gallery pages; :mod:`.cache`: the
   download cache and its memory of failures;
-- :mod:`.prepare`: a fetched image made ready for transfer (:func:`prepare_image`).
+- :mod:`.prepare`: a fetched image made ready for transfer (:func:`prepare_image`);
+- :mod:`.rcc` (Qt resource bundles) and :mod:`.corpus`: the licensed training photographs and
+  held-out paintings of GCompris's Debian package (``resources/corpus/build_corpus.py``).
 
 The names below are offered here without importing their modules until used.
 """
