@@ -20,6 +20,7 @@ Results go to ``bench/results/quality.json`` and ``quality.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -93,6 +94,9 @@ def bench_sweep(size, iterations, methods):
                     "content_ssim": ssim,
                     "style_distance": dist,
                     "color_difference": [f["color_difference"] for f in figures],
+                    # the independent judges (no loss minimises them): 1 = the content's
+                    "palette_distance": [f["palette_distance"] for f in figures],
+                    "texture_distance": [f["texture_distance"] for f in figures],
                     "ssim_falls": monotone(ssim, falling=True),
                     "style_distance_falls": monotone(dist, falling=True),
                 }
@@ -284,15 +288,20 @@ def markdown(result) -> str:
             "Style-weight sweep, 256 px, 100 L-BFGS iterations from the content "
             f"(style weights {', '.join(f'{w:g}' for w in STYLE_WEIGHTS)}):",
             "",
-            "| pair | method | content SSIM | style distance | colour difference | monotone |",
-            "|---|---|---|---|---|---|",
+            "| pair | method | content SSIM | style distance | palette distance "
+            "| texture distance | monotone |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in result["sweep"]:
+            judged = [
+                " → ".join(f"{v:.2f}" for v in r.get(k, [])) or "not measured"
+                for k in ("palette_distance", "texture_distance")
+            ]
             lines.append(
                 f"| {r['content']} x {r['style']} | {r['method']} | "
                 f"{' → '.join(f'{v:.3f}' for v in r['content_ssim'])} | "
                 f"{' → '.join(f'{v:.3f}' for v in r['style_distance'])} | "
-                f"{' → '.join(f'{v:.1f}' for v in r['color_difference'])} | "
+                f"{judged[0]} | {judged[1]} | "
                 f"{'yes' if r['ssim_falls'] and r['style_distance_falls'] else 'NO'} |"
             )
         lines.append("")
@@ -344,7 +353,10 @@ def main(argv=None):
     parts = args.only or ["sweep", "reference"]
     import tensorflow as tf
 
-    result = {"machine": platform.platform(), "tensorflow": tf.__version__}
+    # a part not rerun keeps its last results
+    old = Path(args.out + ".json")
+    result = json.loads(old.read_text()) if old.exists() else {}
+    result.update({"machine": platform.platform(), "tensorflow": tf.__version__})
     if "sweep" in parts:
         result["sweep"] = bench_sweep(args.size, args.iterations, args.methods)
     if "reference" in parts:

@@ -21,7 +21,7 @@ INIT_MODES = ("content", "palette", "noise", "gray", "style")
 PRESERVE_COLOR = ("none", "luminance", "histogram", "chroma")
 CHAINS = ("correlation", "none")
 PRECISIONS = ("float32", "bfloat16", "mixed_bfloat16", "mixed_float16")
-NORMALIZATIONS = ("layer", "term", "none")
+NORMALIZATIONS = ("start", "layer", "term", "none")
 
 
 @dataclass
@@ -34,13 +34,14 @@ class TransferSettings:
     pooling: str = "avg"
     content_layers: tuple[str, ...] | None = None
     style_layers: tuple[str, ...] | None = None
-    # With ``normalize="layer"`` (the default) every loss term is divided by its target's
-    # energy, so the weights mean the same at every size, for every method and network, and
+    # With ``normalize="start"`` (the default) the style term is relative to the content's own
+    # distance to the style (1 at the content) and the content term to the content's energy, so
+    # the weights mean the same at every size, for every method, pair and network, and
     # style_weight 1 balances style against content (see nst/loss/objective.py and docs/methods.md).
     content_weight: float = 1.0
     style_weight: float = 1.0
     tv_weight: float = 0.01
-    normalize: str = "layer"
+    normalize: str = "start"
     style_blend_weights: tuple[float, ...] | None = None
     style_scale: float = 1.0
     size: int = 512
@@ -201,8 +202,11 @@ LOSS_FIELDS = (
 # 0.58 / 0.71, at weight 3 0.31 / 0.51; content conv3_3 at weight 1 0.39 / 0.58. A deeper
 # content layer or more weight soon leaves the content unrecognisable (conv3_3 at weight 3 after
 # 2000 steps: SSIM 0.08), and the style keeps growing with longer training.
+# The style terms are normalised by their targets' energy ("layer"), the recipe of the shipped
+# networks; "start" measures the style terms from centre crops of up to 8 training contents.
 FEEDFORWARD_DEFAULTS = TransferSettings(
     model="vgg16",
+    normalize="layer",
     content_layers=("conv2_2",),
     style_layers=("conv1_2", "conv2_2", "conv3_3", "conv4_3"),
     content_weight=1.0,

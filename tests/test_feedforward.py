@@ -103,6 +103,32 @@ def test_style_loss_of_a_batch_is_the_mean_of_its_images():
     assert apart[0] != pytest.approx(apart[1], rel=0.1)
 
 
+def test_start_normalised_training_loss_is_one_at_the_reference_contents():
+    """normalize="start" in training: the style terms are relative to the reference contents'
+    own distance to the style (a batch of them), so the style term of those contents is 1 for
+    both methods; a reference is required."""
+    from nst.feedforward.data import CropSampler
+    from nst.loss.methods import LossLayers
+    from nst.net.features import feature_extractor
+    from nst.runtime import configure_runtime
+
+    contents = [make_content(64, 80), make_style("blue", 72), make_content(96, 64)]
+    sampler = CropSampler(contents, 48, 2, 0)
+    reference = sampler.reference()
+    assert reference.shape == (3, 48, 48, 3)
+    np.testing.assert_array_equal(reference, sampler.reference())  # deterministic
+    for method in ("gatys", "inetwork"):
+        settings = FEEDFORWARD_DEFAULTS.replace(**LOSS, method=method, normalize="start")
+        configure_runtime(settings)
+        ext = feature_extractor(settings, LossLayers.of(settings).network)
+        feats = ext(tf.constant(reference))
+        style_img = make_style("red", 64).astype(np.float32)
+        style = StyleLoss(ext, settings, [style_img], reference=feats)
+        assert float(style(feats, batched=True)) == pytest.approx(1.0, rel=1e-4)
+        with pytest.raises(ValueError, match="reference"):
+            StyleLoss(ext, settings, [style_img])
+
+
 # --- the network ------------------------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import make_content, make_style
@@ -12,6 +14,8 @@ from nst import images, quality
 from nst.errors import SettingsError
 from nst.images import color
 from nst.settings import TransferSettings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_ssim_of_an_image_with_itself_is_one_and_falls_with_damage():
@@ -117,9 +121,11 @@ def test_two_styles_weighted_by_blend():
 
 
 def test_normalised_terms_start_at_one_for_every_method_and_size(sample_images):
-    """With layer normalisation each term is relative to its target's energy: from a noise
-    start the style term is near 1 at any size and for both methods, the tv term is 1 at the
-    content; the raw terms differ by orders of magnitude between sizes and methods."""
+    """With "start" normalisation (the default) the style term is exactly 1 at the content for
+    every method and size (each gatys layer's term, inetwork's whole weighted term); with "layer"
+    each term is relative to its target's energy and near 1 from a wholly unlike start; the tv
+    term is 1 at the content; the raw terms differ by orders of magnitude between sizes and
+    methods."""
     from nst.engine.driver import build_objective
 
     content = images.load_image(sample_images["content"])
@@ -127,7 +133,7 @@ def test_normalised_terms_start_at_one_for_every_method_and_size(sample_images):
     starts = {}
     for method in ("gatys", "inetwork"):
         for size in (64, 128):
-            for normalize in ("layer", "none"):
+            for normalize in ("start", "layer", "none"):
                 s = TransferSettings(
                     model="vgg16-hed", method=method, size=size, normalize=normalize
                 )
@@ -135,14 +141,79 @@ def test_normalised_terms_start_at_one_for_every_method_and_size(sample_images):
                 objective, problem = build_objective(s, content, [style], shape)
                 at_content = objective(problem.content)
                 starts[method, size, normalize] = float(at_content["style"])
-                if normalize == "layer":
+                if normalize != "none":
                     assert float(at_content["content"]) == 0.0
                     assert float(at_content["tv"]) == pytest.approx(1.0, rel=1e-4)
+                if normalize == "layer":
                     assert 0.3 < float(at_content["style"]) < 3.0
+                if normalize == "start":
+                    assert float(at_content["style"]) == pytest.approx(1.0, rel=1e-4)
+                    scales = objective.style.scales[0]
+                    if method == "gatys":  # one scale per layer: each starts at 1
+                        assert len(set(scales)) == len(scales)
+                    else:  # one for the whole term: the geometric weights on the raw balance
+                        assert len(set(scales)) == 1
     raw = [v for (_m, _s, n), v in starts.items() if n == "none"]
     assert max(raw) / min(raw) > 100
     with pytest.raises(SettingsError, match="normalize"):
         TransferSettings(normalize="energy")
+
+
+def test_start_normalisation_of_a_style_that_is_the_content_stays_finite(sample_images):
+    """The content's distance to itself is 0: the scales are floored, the loss is finite, and
+    the content is already the optimum (style and content terms 0)."""
+    from nst.engine.driver import build_objective
+
+    content = images.load_image(sample_images["content"])
+    s = TransferSettings(model="vgg16-hed", size=64)
+    shape = images.target_shape(*content.shape[:2], 64)
+    objective, problem = build_objective(s, content, [content], shape)
+    values = objective(problem.content)
+    assert np.isfinite(objective.style.scales[0]).all()
+    assert float(values["style"]) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_style_weight_one_is_balanced_for_both_methods_and_pale_styles():
+    """Weight 1 means "balanced" whatever the method and pair: on the project's own photos and
+    a bold and a pale style, gatys and inetwork move the structure and the palette (judged by
+    figures no loss minimises) by similar amounts. With inetwork's geometric weights on terms
+    that each start at 1 (``--normalize layer``), its palette hardly moves at weight 1."""
+    root = ROOT / "resources/images"
+    pairs = (("chelsea.jpg", "brushstrokes.png"), ("astronaut.jpg", "ihc.jpg"))
+    judged = {}
+    for content_name, style_name in pairs:
+        content = images.load_image(root / "content" / content_name)
+        style = images.load_image(root / "style" / style_name)
+        meter = quality.QualityMeter(content, [style])
+        figures = {}
+        for method, normalize in (("gatys", "start"), ("inetwork", "start"), ("inetwork", "layer")):
+            out, _ = nst.transfer(
+                content,
+                [style],
+                model="vgg16-hed",
+                method=method,
+                normalize=normalize,
+                size=96,
+                iterations=40,
+                print_every=0,
+                log=lambda _m: None,
+            )
+            figures[method, normalize] = meter.measure(out)
+        judged[style_name] = figures
+        gatys, inetwork = figures["gatys", "start"], figures["inetwork", "start"]
+        for f in (gatys, inetwork):
+            assert 0.25 < f["content_ssim"] < 0.8, (style_name, figures)
+            assert f["palette_distance"] < 0.9, (style_name, figures)
+        assert abs(gatys["content_ssim"] - inetwork["content_ssim"]) < 0.2, figures
+        assert abs(gatys["palette_distance"] - inetwork["palette_distance"]) < 0.2, figures
+    # chelsea x brushstrokes: per-layer terms leave inetwork's palette where it was
+    bold = judged["brushstrokes.png"]
+    assert bold["inetwork", "layer"]["palette_distance"] > 0.9, bold
+    assert (
+        bold["inetwork", "layer"]["palette_distance"]
+        > bold["inetwork", "start"]["palette_distance"] + 0.25
+    ), bold
 
 
 @pytest.mark.slow

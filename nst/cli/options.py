@@ -87,9 +87,11 @@ def add_loss_options(p: argparse.ArgumentParser, d=DEFAULTS):
         "--normalize",
         choices=NORMALIZATIONS,
         default=d.normalize,
-        help="layer: each layer's loss relative to its target's energy (weights act alike at "
-        "every size, method and network); term: each whole term relative to its targets' energy "
-        "(keeps the raw balance between layers); none: raw terms, for the peers' weights",
+        help="start: the style term relative to the content's own distance to the style (1 at "
+        "the content: weight 1 is balanced for every method, pair, size and network); layer: "
+        "each layer's loss relative to its target's energy; term: each whole term relative to "
+        "its targets' energy (keeps the raw balance between layers); none: raw terms, for the "
+        "peers' weights",
     )
     return g
 

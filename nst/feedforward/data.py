@@ -84,6 +84,19 @@ class CropSampler:
             shape = (max(shorter, round(h * scale)), max(shorter, round(w * scale)))
             self.images.append(images.resize(np.asarray(arr, np.float32), shape))
 
+    def reference(self, count: int = 8) -> np.ndarray:
+        """Centre crops of up to ``count`` of the images (evenly spaced in the list), at the
+        training size: the contents a "start"-normalised style loss measures its scales on."""
+        picks = np.unique(np.linspace(0, len(self.images) - 1, min(count, len(self.images))))
+        out = []
+        for i in picks.astype(int):
+            image = self.images[i]
+            h, w = image.shape[:2]
+            side = min(h, w)
+            y, x = (h - side) // 2, (w - side) // 2
+            out.append(images.resize(image[y : y + side, x : x + side], (self.size, self.size)))
+        return np.stack(out).astype(np.float32)
+
     def batch(self, step: int) -> np.ndarray:
         """The (batch_size, size, size, 3) float32 batch of training step ``step``."""
         rng = np.random.default_rng([self.seed, step])

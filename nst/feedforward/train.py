@@ -187,9 +187,12 @@ def train_transformer(
     style_img = images.resize_longest(
         np.asarray(style, np.float32), train.style_size or train.train_size
     )
-    style_loss = StyleLoss(extractor, settings, [style_img], layers=layers)
-    objective = BatchObjective(extractor, settings, style_loss, layers)
     sampler = CropSampler(contents, train.train_size, train.batch_size, settings.seed)
+    reference = None
+    if settings.normalize == "start":  # the style terms relative to the contents' distance
+        reference = extractor(tf.constant(sampler.reference()))
+    style_loss = StyleLoss(extractor, settings, [style_img], layers=layers, reference=reference)
+    objective = BatchObjective(extractor, settings, style_loss, layers)
     identity = {
         "format": FORMAT_VERSION,
         "settings": {

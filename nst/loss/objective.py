@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from nst.loss import terms
-from nst.loss.methods import LossLayers
+from nst.loss.methods import LossLayers, raw_balance
 from nst.net.weights import keras_layer_name
 
 
@@ -50,8 +50,11 @@ class StyleLoss:
     """The style term: the style images' statistics computed once, compared with a candidate's.
 
     For every style and term (a layer, or a pair of layers in the correlation chain) it holds the
-    target statistic and its scale: ``normalize="layer"`` divides each term by its target's energy,
-    ``"term"`` the whole style's terms by their weighted energy, ``"none"`` leaves them raw.
+    target statistic and its scale: ``normalize="start"`` divides each term by the ``reference``'s
+    own distance to the target (the content's features, or a batch of training contents': every
+    term is then 1 at the content, whatever the pair, the method and the layer), ``"layer"`` by its
+    target's energy, ``"term"`` the whole style's terms by their weighted energy, ``"none"`` leaves
+    them raw.
     ``masks`` (one (H, W) map or None per style) restrict a style to a region of the output;
     ``grid`` then gives each layer's (h, w) at the output's size. ``layers``: the run's
     :class:`~nst.loss.methods.LossLayers` (default: the settings').
@@ -68,14 +71,19 @@ class StyleLoss:
         masks: Sequence[np.ndarray | None] | None = None,
         grid: dict | None = None,
         layers: LossLayers | None = None,
+        reference: dict | None = None,
     ):
         to_network = to_network or _add_batch_axis
+        if settings.normalize == "start" and reference is None:
+            raise ValueError('normalize="start" needs the reference (content) features')
         self.terms = list((layers or LossLayers.of(settings)).style_terms)
+        self.raw_balance = raw_balance(settings.method)
         self.shift = settings.effective_shift
         self.pooling = settings.pooling
         self.blend = [float(b) for b in (blend or [1.0 / len(styles)] * len(styles))]
         normalize = settings.normalize != "none"
-        per_layer = settings.normalize == "layer"  # "term": one scale for the whole term
+        # "term": one scale for the whole term; "start" uses the per-layer energy as a floor
+        per_layer = settings.normalize in ("layer", "start")
         self.targets = []
         self.scales = []
         self.masks = []
@@ -87,12 +95,36 @@ class StyleLoss:
             if normalize and not per_layer:
                 energy = sum(w / sc for (_a, _b, w), sc in zip(self.terms, scales, strict=True))
                 scales = [1.0 / energy] * len(scales)
-            self.scales.append(scales)
             if mask is None:
                 self.masks.append([None] * len(self.terms))
             else:
                 # a mask lives on the grid of its term's Gram matrix (the deeper layer of a pair)
                 self.masks.append([resize_mask(mask, grid[b or a]) for a, b, _w in self.terms])
+            if settings.normalize == "start":
+                scales = self._start_scales(reference, targets, scales, self.masks[-1])
+            self.scales.append(scales)
+
+    def _start_scales(self, reference, targets, energy_scales, masks) -> list[float]:
+        """1 / the reference's distance to each target (the batch's mean distance); for a method
+        whose layer weights act on the raw terms (:func:`~nst.loss.methods.raw_balance`), one
+        scale for the whole weighted term instead. Either way the style term is 1 at the
+        reference.
+
+        A reference that already has a term's statistics (the style image as its own content)
+        would make the scale infinite: the distance is floored at 1e-4 of the target's energy.
+        """
+        batched = next(iter(reference.values())).shape[0] > 1
+        distances = []
+        for term, target, energy_scale, mask in zip(
+            self.terms, targets, energy_scales, masks, strict=True
+        ):
+            stat = self.statistic(reference, term, mask, batched=batched)
+            distance = float(terms.squared_error(stat, target))
+            distances.append(max(distance, 1e-4 / energy_scale))
+        if self.raw_balance:
+            whole = sum(w * d for (_a, _b, w), d in zip(self.terms, distances, strict=True))
+            return [1.0 / whole] * len(distances)
+        return [1.0 / d for d in distances]
 
     def statistic(self, feats, term, mask=None, batched: bool = False):
         """The Gram matrix of a layer, or the cross-correlations of a chained pair of layers."""
@@ -169,6 +201,9 @@ class Objective:
             masks=style_masks,
             grid={k: v.shape[1:3] for k, v in content_feats.items()},
             layers=layers,
+            # "start": the style terms relative to this content's distance; a video keeps its
+            # first frame's scales for the whole clip (set_content changes only the content's)
+            reference=content_feats,
         )
 
     def _content_values(self, content: np.ndarray, feats) -> tuple[dict, dict, float]:
@@ -228,7 +263,7 @@ def batch_scales(targets: dict, normalize: str) -> dict:
         k: tf.maximum(tf.reduce_mean(tf.square(tf.cast(tf.stop_gradient(t), tf.float32))), 1e-12)
         for k, t in targets.items()
     }
-    if normalize == "layer":
+    if normalize in ("layer", "start"):
         return {k: 1.0 / e for k, e in energy.items()}
     return dict.fromkeys(targets, 1.0 / tf.reduce_mean(tf.stack(list(energy.values()))))
 
