@@ -17,7 +17,7 @@ METHODS = ("gatys", "inetwork")
 MODELS = ("vgg19", "vgg16", "vgg16-hed")
 POOLINGS = ("max", "avg")
 OPTIMIZERS = ("lbfgs", "adam")
-INIT_MODES = ("content", "palette", "noise", "gray", "style")
+INIT_MODES = ("content", "palette", "arbitrary", "noise", "gray", "style")
 PRESERVE_COLOR = ("none", "luminance", "histogram", "chroma")
 CHAINS = ("correlation", "none")
 PRECISIONS = ("float32", "bfloat16", "mixed_bfloat16", "mixed_float16")
@@ -46,6 +46,7 @@ class TransferSettings:
     style_scale: float = 1.0
     size: int = 512
     init: str = "content"
+    decoders: str | None = None  # init "arbitrary": the decoders' folder (default: the shipped)
     seed: int = 0
     optimizer: str = "lbfgs"
     iterations: int = 500
@@ -288,6 +289,81 @@ def training_settings(
         **{k: v for k, v in overrides.items() if k in LOSS_FIELDS and k not in TRAIN_FIELDS}
     )
     return settings, train
+
+
+# Universal (any-style) transfer -------------------------------------------------------------
+
+# the levels nst arbitrary and the warm start apply by default, coarse to fine: the shipped
+# level-4 decoder is not trained well enough yet (resources/decoders/README.md)
+UNIVERSAL_LEVELS = (3, 2, 1)
+
+
+@dataclass
+class DecoderSettings:
+    """Training a decoder of the loss network's level ``level`` (nst.feedforward.decoder)."""
+
+    model: str = "vgg16-hed"
+    weights: str | None = None
+    pooling: str = "max"  # the encoder as the network was trained
+    level: int = 4
+    width: float = 1.0  # channels of the inner convolutions, relative to the encoder's
+    train_size: int = 128  # side of the square patches
+    source_size: int = 512  # the photos' shorter side, resized once, that patches come from
+    batch_size: int = 8
+    steps: int = 4000
+    learning_rate: float = 1e-4  # Adam (Li et al.)
+    lr_decay_every: int = 0
+    lr_decay_factor: float = 0.5
+    feature_weight: float = 1.0  # feature reconstruction beside the pixel reconstruction
+    checkpoint_every: int = 100
+    print_every: int = 10
+    seed: int = 0
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def replace(self, **changes) -> DecoderSettings:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        if self.model not in MODELS:
+            raise SettingsError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}.")
+        if self.pooling not in POOLINGS:
+            raise SettingsError(f"unknown pooling {self.pooling!r}; choose max or avg.")
+        if self.level not in (1, 2, 3, 4, 5):
+            raise SettingsError(f"unknown level {self.level!r}; levels are 1, 2, 3, 4, 5.")
+        for name, least in (
+            ("train_size", 32),
+            ("source_size", 32),
+            ("batch_size", 1),
+            ("steps", 1),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise SettingsError(
+                    f"{name.replace('_', '-')} must be a whole number of at least {least}, "
+                    f"not {value!r}."
+                )
+        for name in ("checkpoint_every", "print_every", "lr_decay_every", "threads"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name.replace('_', '-')} must be zero or positive.")
+        if self.train_size % 2 ** (self.level - 1):
+            raise SettingsError(
+                f"train-size {self.train_size} must be a multiple of {2 ** (self.level - 1)} "
+                f"for level {self.level} (the encoder halves it {self.level - 1} times)."
+            )
+        if not 0 < float(self.width) <= 1:
+            raise SettingsError(f"width must be in (0, 1], e.g. 1 or 0.5, not {self.width!r}.")
+        if not float(self.learning_rate) > 0:
+            raise SettingsError("learning-rate must be positive, e.g. 0.0001.")
+        if not 0 < float(self.lr_decay_factor) <= 1:
+            raise SettingsError("lr-decay-factor must be in (0, 1].")
+        if float(self.feature_weight) < 0:
+            raise SettingsError("feature-weight must be zero or positive.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from nst.cli import dataset, fast, transfer, video
+from nst.cli import dataset, fast, transfer, universal, video
 from nst.errors import NSTError
 from nst.version import __version__
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"nst {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (transfer, fast, dataset, video):
+    for group in (transfer, fast, universal, dataset, video):
         group.add_commands(sub)
     return parser
 

@@ -106,7 +106,14 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--style-scale", type=float, default=d.style_scale)
     g = p.add_argument_group("image")
     g.add_argument("--size", type=positive_int, default=d.size, help="longest side of the output")
-    g.add_argument("--init", default=d.init, help=f"{'|'.join(INIT_MODES)}|PATH")
+    g.add_argument(
+        "--init",
+        default=d.init,
+        help=f"{'|'.join(INIT_MODES)}|PATH; arbitrary: the warm start, nst arbitrary's result",
+    )
+    g.add_argument(
+        "--decoders", metavar="DIR", help="--init arbitrary: decoders (default: the shipped)"
+    )
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--preserve-color", choices=PRESERVE_COLOR, default=d.preserve_color)
     g.add_argument("--style-masks", nargs="+", metavar="MASK", help="one grey mask per style")

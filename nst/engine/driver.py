@@ -56,8 +56,9 @@ def initial_image(settings, content, styles, shape, blend=None) -> np.ndarray:
     """The start of the optimisation (``settings.init``). ``palette`` is the content in the
     styles' colours (their RGB mean and covariance, blended by ``blend``): the loss network
     barely sees a photo's palette once the texture statistics match (bench/bench_palette.py), so
-    from the content itself the colours hardly move. Under luminance-only transfer (one
-    channel) it is the content."""
+    from the content itself the colours hardly move. ``arbitrary`` is the universal transfer's
+    one-pass result (:mod:`nst.universal`, the decoders of ``settings.decoders``). Under
+    luminance-only transfer (one channel) both are the content."""
     h, w = shape
     channels = content.shape[2]
     if settings.init == "content" or (settings.init == "palette" and channels == 1):
@@ -69,6 +70,14 @@ def initial_image(settings, content, styles, shape, blend=None) -> np.ndarray:
             for share, style in zip(blend, styles, strict=True)
         )
         return np.clip(recoloured, 0, 255).astype(np.float32)
+    if settings.init == "arbitrary":  # the warm start: any-style transfer in one pass
+        if channels == 1:
+            return content.copy()
+        from nst.universal.model import UniversalOptions, cached_universal
+
+        net = cached_universal(settings.decoders, model=settings.model, weights=settings.weights)
+        options = UniversalOptions(size=None, blend=tuple(blend) if blend else None)
+        return net.stylize(content, styles, options).astype(np.float32)
     if settings.init == "noise":
         rng = np.random.default_rng(settings.seed)
         return np.clip(rng.normal(127.5, 40.0, (h, w, channels)), 0, 255).astype(np.float32)

@@ -109,3 +109,37 @@ class CropSampler:
             crop = images.resize(image[y : y + side, x : x + side], (self.size, self.size))
             out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
         return out
+
+
+class PatchSampler:
+    """Batches of square patches at the photographs' own scale: every image is resized once so
+    that its shorter side is ``source`` pixels, and a patch is a square of between ``size`` and
+    ``MAX_SCALE * size`` pixels at a random place, resized to ``size`` and mirrored half of the
+    time. Decoders learn to invert features at the scale they will see them (a 512 px photo),
+    not of whole images shrunk to a crop. Deterministic in the seed and the step."""
+
+    def __init__(
+        self, arrays: Sequence[np.ndarray], size: int, batch_size: int, seed: int, source: int
+    ):
+        self.size = size
+        self.batch_size = batch_size
+        self.seed = seed
+        self.images = []
+        for arr in arrays:
+            h, w = arr.shape[:2]
+            scale = max(source, size) / min(h, w)
+            shape = (max(size, round(h * scale)), max(size, round(w * scale)))
+            self.images.append(images.resize(np.asarray(arr, np.float32), shape))
+
+    def batch(self, step: int) -> np.ndarray:
+        """The (batch_size, size, size, 3) float32 batch of training step ``step``."""
+        rng = np.random.default_rng([self.seed, step])
+        out = np.empty((self.batch_size, self.size, self.size, 3), np.float32)
+        for i in range(self.batch_size):
+            image = self.images[rng.integers(len(self.images))]
+            h, w = image.shape[:2]
+            side = min(h, w, round(self.size * rng.uniform(1.0, MAX_SCALE)))
+            y, x = rng.integers(h - side + 1), rng.integers(w - side + 1)
+            patch = images.resize(image[y : y + side, x : x + side], (self.size, self.size))
+            out[i] = patch[:, ::-1] if rng.random() < 0.5 else patch
+        return out

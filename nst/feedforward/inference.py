@@ -80,7 +80,9 @@ def _style_for_quality(style, info: dict, log) -> tuple[np.ndarray | None, dict 
     return images.load_image(path, what="style image"), dict(known)
 
 
-def _outputs(inputs: Sequence, files: list[Path], output: Path) -> list[Path]:
+def output_paths(inputs: Sequence, files: list[Path], output: Path) -> list[Path]:
+    """The output file of each input: ``output`` itself for one input file, else
+    ``output/NAME.png`` per input (two inputs of one name are an error)."""
     if len(inputs) == 1 and not Path(inputs[0]).is_dir():
         from PIL import Image
 
@@ -133,7 +135,7 @@ def stylize_files(
         raise SettingsError(f"size must be at least {images.MIN_SIDE} pixels, not {size!r}.")
     output = Path(output)
     files = collect_images(inputs, "input image", log)
-    targets = _outputs(inputs, files, output)
+    targets = output_paths(inputs, files, output)
     runtime.configure_runtime(TransferSettings(threads=threads))
     model_path = Path(model)
     net = load_transformer(model_path)

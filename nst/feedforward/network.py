@@ -30,6 +30,7 @@ import keras
 from keras import ops
 
 from nst.errors import NSTError
+from nst.net.layers import ReflectionPad
 
 FORMAT_VERSION = 1
 WIDTHS = (16, 32)  # half and the paper's; smaller widths work too (tests)
@@ -37,28 +38,6 @@ RESIDUAL_BLOCKS = 5
 MODEL_NAME = "nst_transformer"
 _OUTPUT_LAYER = "nst>PixelOutput"
 _RETRAIN = "train one with nst train-style"
-
-
-@keras.saving.register_keras_serializable(package="nst")
-class ReflectionPad(keras.layers.Layer):
-    """Pad height and width by mirroring the image (the edge pixel itself is not repeated)."""
-
-    def __init__(self, pad: int, **kwargs):
-        super().__init__(**kwargs)
-        self.pad = int(pad)
-
-    def call(self, x):
-        p = self.pad
-        return ops.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
-
-    def compute_output_shape(self, shape):
-        def grow(n):
-            return None if n is None else n + 2 * self.pad
-
-        return (shape[0], grow(shape[1]), grow(shape[2]), shape[3])
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "pad": self.pad}
 
 
 @keras.saving.register_keras_serializable(package="nst")
