@@ -22,6 +22,7 @@ include: "workflow/rules/transfer.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/video.smk"
 include: "workflow/rules/fast.smk"
+include: "workflow/rules/arbitrary.smk"
 
 
 localrules:

@@ -396,6 +396,100 @@ def fast_run_record(run: dict, content, style, shape, final: dict, loss) -> dict
     )
 
 
+def train_decoder_job(
+    contents: Sequence, decoder, metrics, settings: dict, *, gpus=0, gpu=0,
+    lock_dir=".snakemake/gpu-slots",
+) -> None:  # fmt: skip
+    """Train the decoder of one level of the loss network on photographs (images and folders)."""
+    from nst.settings import DecoderSettings
+
+    train = DecoderSettings(**dict(settings))
+    what = f"train-decoder level {train.level} on {len(contents)} input(s)"
+    with on_device(what, gpus, gpu, lock_dir):
+        from nst.feedforward.decoder_train import decoder_files
+
+        decoder_files(list(contents), decoder, metrics, train)
+
+
+def arbitrary_stylize_job(
+    decoders, content, style, image, metrics, *, options: dict, model: str, weights=None,
+    loss_settings: dict, threads: int = 0, gpus=0, gpu=0, lock_dir=".snakemake/gpu-slots",
+) -> None:  # fmt: skip
+    """Stylise one content with any style through the decoders in ``decoders`` (a folder); the
+    record is a run like the optimised ones (quality figures, seconds, and the loss the
+    optimisation's objective gives the output under ``loss_settings``), as for the fast column."""
+    from nst.settings import TransferSettings
+
+    chosen = dict(options)
+    loss = TransferSettings.from_dict({**dict(loss_settings), "size": int(chosen["size"])})
+    if threads and not loss.threads:
+        loss = loss.replace(threads=int(threads))
+    with on_device(f"arbitrary {content} x {style} with {decoders}", gpus, gpu, lock_dir):
+        from nst import images
+        from nst.atomic import write_json
+        from nst.engine.driver import evaluate_loss
+        from nst.feedforward.arbitrary import universal_files
+        from nst.universal.model import UniversalOptions
+
+        universal = UniversalOptions(**{**chosen, "levels": tuple(chosen["levels"])})
+        # both outputs are written atomically; Snakemake removes the image if this job fails
+        run = universal_files(
+            [content],
+            [style],
+            image,
+            options=universal,
+            decoders=decoders,
+            model=model,
+            weights=weights,
+            threads=loss.threads,
+            seed=loss.seed,
+        )
+        out = images.load_image(image, what="stylised image")
+        final = evaluate_loss(out, content, [style], loss)
+        record = arbitrary_run_record(run, content, style, out.shape[:2], final, loss)
+        write_json(metrics, record)
+    print(
+        f"nst: {image}: {run['seconds_per_image']:.2f} s; loss {final['total']:.4g}; content "
+        f"SSIM {record['quality']['content_ssim']:.3f}, style distance "
+        f"{record['quality']['style_distance']:.3f}",
+        flush=True,
+    )
+
+
+def arbitrary_run_record(run: dict, content, style, shape, final: dict, loss) -> dict:
+    """An any-style output's record in the shape of an optimised run's ``metrics.json``."""
+    from nst.engine.record import loss_terms, run_record
+
+    settings = run["settings"]
+    row = run["images"][0]
+    return run_record(
+        {
+            "method": "arbitrary",
+            "model": settings["model"],
+            "size": settings["size"],
+            "transform": settings["transform"],
+            "alpha": settings["alpha"],
+            "levels": settings["levels"],
+            "seed": settings["seed"],
+        },
+        method="arbitrary",
+        decoders=run["decoders"],
+        model=run["model"],
+        inputs={"content": str(content), "styles": [str(style)]},
+        output={"height": int(shape[0]), "width": int(shape[1])},
+        iterations=None,
+        final_loss=loss_terms(final),
+        loss_settings=loss.to_dict(),
+        quality=row["quality"],
+        timings={
+            "total_seconds": row["seconds"],
+            "stylize_seconds": row["seconds"],
+            "setup_seconds": run["timings"]["setup_seconds"],
+        },
+        versions=run["versions"],
+    )
+
+
 def training_plot_job(styles: Sequence[str], records: Sequence, out) -> None:
     """The loss curves of the fast networks' trainings, one colour per style."""
     import json

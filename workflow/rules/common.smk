@@ -1,9 +1,10 @@
+import os
 import re
 
 import pandas as pd
 from snakemake.utils import Paramspace
 
-from nst.experiment import fast, grid, jobs, video
+from nst.experiment import arbitrary, fast, grid, jobs, video
 
 IMAGES, MANIFEST = map(
     str, DATASET.outputs("results/dataset/images", "results/dataset/manifest.tsv")
@@ -27,6 +28,10 @@ TRAIN = config["resources"]["train"]
 # the fast outputs' loss is the engine's objective with the experiment's defaults
 FAST_LOSS_SETTINGS = dict(config.get("defaults") or {})
 LABELS[FAST_SET] = "feed-forward network (Johnson et al.)"
+# The any-style (universal) column; its decoders also give the warm start of sets with
+# init: arbitrary (checked with the video sets below).
+ARBITRARY_SET = arbitrary.ARBITRARY_SET
+LABELS[ARBITRARY_SET] = arbitrary.label(config)
 NAME = "[A-Za-z0-9][A-Za-z0-9_.-]*"
 
 
@@ -84,20 +89,56 @@ def fast_train_settings(wildcards):
     return settings
 
 
+def arbitrary_styles():
+    """The styles with an any-style column."""
+    return arbitrary.styles(config, styles())
+
+
+def decoders_folder(wildcards, input):
+    """The folder of the decoder files a job reads (from its inputs, not spelled twice)."""
+    files = (
+        [input.decoders] if isinstance(input.decoders, str) else list(input.decoders)
+    )
+    return os.path.dirname(files[0])
+
+
+def decoder_training_inputs(wildcards):
+    """The dataset's content images, when arbitrary.train.data names no photographs."""
+    if arbitrary.train_data(config):
+        return []
+    return list(prepared("content", dataset_files("content")).values())
+
+
+def decoder_training_settings(wildcards):
+    settings = arbitrary.train_settings(config, wildcards.model, int(wildcards.level))
+    settings.setdefault("threads", TRAIN["threads"])
+    return settings
+
+
 def sheet_sets():
-    """The columns of the sheets: the hyperparameter sets, then the fast column."""
-    return list(SETS) + ([FAST_SET] if fast_styles() else [])
+    """The columns of the sheets: the hyperparameter sets, then the fast and any-style
+    columns."""
+    return (
+        list(SETS)
+        + ([FAST_SET] if fast_styles() else [])
+        + ([ARBITRARY_SET] if arbitrary_styles() else [])
+    )
 
 
 def runs(content=None, style=None):
     """(content, style, set) of every transfer and stylize job, optionally for one content
     or style."""
     with_fast = set(fast_styles())
+    with_arbitrary = set(arbitrary_styles())
     return [
         (c, s, p)
         for c, s in grid.combinations(config, contents(), styles())
         if content in (None, c) and style in (None, s)
-        for p in [*SETS, *([FAST_SET] if s in with_fast else [])]
+        for p in [
+            *SETS,
+            *([FAST_SET] if s in with_fast else []),
+            *([ARBITRARY_SET] if s in with_arbitrary else []),
+        ]
     ]
 
 
@@ -115,9 +156,14 @@ def prepared(role, names):
 
 
 def transfer_settings(wildcards):
-    settings = dict(SETS[wildcards.params])
+    settings = arbitrary.with_decoders(config, dict(SETS[wildcards.params]))
     settings.setdefault("threads", TRANSFER["threads"])
     return settings
+
+
+def warm_start_decoders(wildcards):
+    """The decoder files a set with init: arbitrary starts from (none for other sets)."""
+    return arbitrary.warm_files(config, SETS[wildcards.params])
 
 
 def all_sheets_and_plots(wildcards):
@@ -166,6 +212,7 @@ SHEET_PARAMS = dict(
 VIDEO = config["video"]
 VIDEO_SETS = video.video_sets(config)
 VIDEO_STEPS = video.flow_steps(VIDEO_SETS)
+arbitrary.check(config, SETS, VIDEO_SETS)
 VIDEO_LABELS = {
     name: grid.describe(v)
     for name, v in grid.differing_values(
@@ -207,9 +254,13 @@ def video_files(video, name):
 
 def video_set(wildcards):
     chosen = dict(VIDEO_SETS[wildcards.vset])
-    settings = dict(chosen["settings"])
+    settings = arbitrary.with_decoders(config, dict(chosen["settings"]))
     settings.setdefault("threads", TRANSFER["threads"])
     return {"settings": settings, "options": chosen["options"]}
+
+
+def video_warm_start_decoders(wildcards):
+    return arbitrary.warm_files(config, VIDEO_SETS[wildcards.vset]["settings"])
 
 
 def all_videos(wildcards):

@@ -2,6 +2,7 @@ rule transfer:
     input:
         content="results/prepared/content/{content}.png",
         style="results/prepared/style/{style}.png",
+        decoders=warm_start_decoders,  # init: arbitrary starts from the decoders' result
     output:
         image="results/transfer/{content}/{style}/{params}/image.png",
         metrics="results/transfer/{content}/{style}/{params}/metrics.json",

@@ -40,6 +40,7 @@ rule video_transfer:
         clip="results/prepared/video/{video}.npz",
         flows="results/video/{video}/flow.npz",
         style="results/prepared/style/{style}.png",
+        decoders=video_warm_start_decoders,  # init: arbitrary starts from the decoders' result
     output:
         frames="results/video/{video}/{style}/{vset}/frames.npz",
         metrics="results/video/{video}/{style}/{vset}/metrics.json",
