@@ -84,8 +84,10 @@ class StyleLoss:
         normalize = settings.normalize != "none"
         # "term": one scale for the whole term; "start" uses the per-layer energy as a floor
         per_layer = settings.normalize in ("layer", "start")
+        self.normalize = settings.normalize
         self.targets = []
         self.scales = []
+        self.energy_scales = []
         self.masks = []
         for style, mask in zip(styles, list(masks or [None] * len(styles)), strict=True):
             feats = extractor(to_network(tf.constant(style, tf.float32)))
@@ -100,9 +102,28 @@ class StyleLoss:
             else:
                 # a mask lives on the grid of its term's Gram matrix (the deeper layer of a pair)
                 self.masks.append([resize_mask(mask, grid[b or a]) for a, b, _w in self.terms])
+            self.energy_scales.append(scales)
             if settings.normalize == "start":
                 scales = self._start_scales(reference, targets, scales, self.masks[-1])
             self.scales.append(scales)
+        # the scales as variables: a video's frames (Objective.set_content) change them without
+        # tracing the objective again
+        self.scale_vars = [
+            [tf.Variable(v, dtype=tf.float32, trainable=False) for v in scales]
+            for scales in self.scales
+        ]
+
+    def rescale(self, reference) -> None:
+        """Under "start" normalisation, the scales of another reference (a video's next frame:
+        each frame's style term is 1 at its own content, whichever frame a run starts from)."""
+        if self.normalize != "start":
+            return
+        for i, (targets, energy, masks) in enumerate(
+            zip(self.targets, self.energy_scales, self.masks, strict=True)
+        ):
+            self.scales[i] = self._start_scales(reference, targets, energy, masks)
+            for var, value in zip(self.scale_vars[i], self.scales[i], strict=True):
+                var.assign(value)
 
     def _start_scales(self, reference, targets, energy_scales, masks) -> list[float]:
         """1 / the reference's distance to each target (the batch's mean distance); for a method
@@ -138,7 +159,7 @@ class StyleLoss:
         """Weighted style loss of ``feats``; ``batched``: of every image, averaged."""
         style = tf.constant(0.0)
         for targets, scales, masks, share in zip(
-            self.targets, self.scales, self.masks, self.blend, strict=True
+            self.targets, self.scale_vars, self.masks, self.blend, strict=True
         ):
             if share == 0:
                 continue
@@ -201,8 +222,8 @@ class Objective:
             masks=style_masks,
             grid={k: v.shape[1:3] for k, v in content_feats.items()},
             layers=layers,
-            # "start": the style terms relative to this content's distance; a video keeps its
-            # first frame's scales for the whole clip (set_content changes only the content's)
+            # "start": the style terms relative to this content's distance (set_content: each
+            # frame's own)
             reference=content_feats,
         )
 
@@ -232,13 +253,14 @@ class Objective:
 
     def set_content(self, content: np.ndarray) -> None:
         """Make this the objective of another content of the same shape (its targets and
-        scales; the styles, masks and extra terms stay)."""
+        scales, and under "start" the style scales; the styles, masks and extra terms stay)."""
         feats = self.extractor(self.to_network(tf.constant(content, tf.float32)))
         targets, scales, tv_scale = self._content_values(content, feats)
         for k in self.content_layers:
             self.content_targets[k].assign(targets[k])
             self.content_scale[k].assign(scales[k])
         self.tv_scale.assign(tv_scale)
+        self.style.rescale(feats)
 
     def __call__(self, variable) -> dict[str, tf.Tensor]:
         image = self.to_network(variable)
