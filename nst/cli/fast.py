@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
-from nst.cli.options import add_loss_options, add_train_options, positive_int
+from nst.cli.options import (
+    add_loss_options,
+    add_train_options,
+    positive_int,
+    resumable_training,
+)
 from nst.runtime import import_tensorflow
 from nst.settings import (
     FEEDFORWARD_DEFAULTS,
@@ -19,18 +22,12 @@ def cmd_train_style(args) -> int:
     settings = TransferSettings(**{k: getattr(args, k) for k in LOSS_FIELDS})
     train = TrainSettings(**{k: getattr(args, k) for k in TRAIN_FIELDS})
     import_tensorflow(lean=True)
-    from nst.feedforward.checkpoint import checkpoint_path
     from nst.feedforward.train import train_files
 
-    try:
-        train_files(args.style, args.content, args.output, args.metrics, settings, train)
-    except KeyboardInterrupt:
-        ckpt = checkpoint_path(args.output)
-        if not ckpt.is_file():
-            raise
-        print(f"nst: interrupted; the same command resumes from {ckpt}.", file=sys.stderr)
-        return 130
-    return 0
+    return resumable_training(
+        lambda: train_files(args.style, args.content, args.output, args.metrics, settings, train),
+        args.output,
+    )
 
 
 def cmd_stylize(args) -> int:

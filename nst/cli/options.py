@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from nst.errors import NSTError
 from nst.runtime import log
@@ -177,3 +178,19 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
 def warn(msg: str) -> None:
     """A notice on stderr (e.g. a mask that had to be resized)."""
     log(f"nst: {msg}")
+
+
+def resumable_training(train, output) -> int:
+    """Run ``train()``; cut by Ctrl-C after a checkpoint beside ``output``, say that the same
+    command resumes from it and return 130 (without a checkpoint the interruption goes on)."""
+    try:
+        train()
+    except KeyboardInterrupt:
+        from nst.feedforward.checkpoint import checkpoint_path
+
+        ckpt = checkpoint_path(output)
+        if not ckpt.is_file():
+            raise
+        print(f"nst: interrupted; the same command resumes from {ckpt}.", file=sys.stderr)
+        return 130
+    return 0

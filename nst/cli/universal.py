@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from nst.cli.options import positive_int
+from nst.cli.options import positive_int, resumable_training
 from nst.errors import SettingsError
 from nst.runtime import import_tensorflow
 from nst.settings import MODELS, POOLINGS, UNIVERSAL_LEVELS, DecoderSettings
@@ -64,18 +63,11 @@ def cmd_train_decoder(args) -> int:
         **{k: getattr(args, k) for k in DecoderSettings.__dataclass_fields__}
     )
     import_tensorflow(lean=True)
-    from nst.feedforward.checkpoint import checkpoint_path
     from nst.feedforward.decoder_train import decoder_files
 
-    try:
-        decoder_files(args.content, args.output, args.metrics, settings)
-    except KeyboardInterrupt:
-        ckpt = checkpoint_path(args.output)
-        if not ckpt.is_file():
-            raise
-        print(f"nst: interrupted; the same command resumes from {ckpt}.", file=sys.stderr)
-        return 130
-    return 0
+    return resumable_training(
+        lambda: decoder_files(args.content, args.output, args.metrics, settings), args.output
+    )
 
 
 def add_commands(sub) -> None:
