@@ -66,6 +66,10 @@ class TransferSettings:
     coarse_iterations: int | None = None  # per coarser scale; None: a quarter of iterations
     precision: str = "float32"
     threads: int = 0
+    # Memory (nst.engine.memory, nst.loss.tiled): an image whose evaluation does not fit is
+    # evaluated in tiles, exactly; 0 chooses the tile from the memory, N forces tiles of N px.
+    tile: int = 0
+    max_memory: float | None = None  # GiB the run may use; None: most of what is available
 
     def __post_init__(self) -> None:
         self.validate()
@@ -145,6 +149,19 @@ class TransferSettings:
         for name in ("save_every", "print_every", "threads"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name.replace('_', '-')} must be zero or positive.")
+        if (
+            not isinstance(self.tile, int)
+            or isinstance(self.tile, bool)
+            or (0 < self.tile < 32)
+            or self.tile < 0
+        ):
+            raise SettingsError(
+                f"tile must be 0 (chosen from the memory) or at least 32 px, not {self.tile!r}."
+            )
+        if self.max_memory is not None and not float(self.max_memory) > 0:
+            raise SettingsError(
+                f"max-memory must be a positive number of GiB, not {self.max_memory!r}."
+            )
         if self.init not in INIT_MODES and not Path(os.fspath(self.init)).exists():
             raise SettingsError(
                 f"init {self.init!r} is neither one of {', '.join(INIT_MODES)} nor an existing "
@@ -307,6 +324,7 @@ class DecoderSettings:
     pooling: str = "max"  # the encoder as the network was trained
     level: int = 4
     width: float = 1.0  # channels of the inner convolutions, relative to the encoder's
+    refine: int = 0  # extra convolutions at the image's resolution before the last one
     train_size: int = 128  # side of the square patches
     source_size: int = 512  # the photos' shorter side, resized once, that patches come from
     batch_size: int = 8
@@ -358,6 +376,8 @@ class DecoderSettings:
             )
         if not 0 < float(self.width) <= 1:
             raise SettingsError(f"width must be in (0, 1], e.g. 1 or 0.5, not {self.width!r}.")
+        if not isinstance(self.refine, int) or isinstance(self.refine, bool) or self.refine < 0:
+            raise SettingsError(f"refine must be a whole number >= 0, not {self.refine!r}.")
         if not float(self.learning_rate) > 0:
             raise SettingsError("learning-rate must be positive, e.g. 0.0001.")
         if not 0 < float(self.lr_decay_factor) <= 1:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nst.errors import SettingsError
+from nst.errors import NSTError, SettingsError
 from nst.universal import transforms
 from nst.universal.transforms import FeatureStats
 
@@ -100,6 +100,25 @@ def test_feature_stats_of_a_degenerate_style_stay_finite():
     out = transforms.transform(features(0, c=8), [stats])
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out, 1.0, atol=1e-3)  # every position becomes the style's mean
+
+
+def test_decoder_plan_refine_and_a_deep_decoder_starts_away_from_the_mean_image():
+    """``refine`` adds full-resolution convolutions before the last; He initialisation keeps a
+    new level-4 decoder's output varied (with Glorot's it started at one flat grey and stayed
+    there for hundreds of steps)."""
+    from nst.universal.decoder import build_decoder, decoder_plan
+
+    plan = decoder_plan("vgg16-hed", 1)
+    assert plan == [("rgb", 3)]
+    assert decoder_plan("vgg16-hed", 1, 0.5, refine=2) == [("conv", 32), ("conv", 32), ("rgb", 3)]
+    deep = decoder_plan("vgg16-hed", 4, 1.0)
+    assert [k for k, _ in deep].count("up") == 3 and deep[-1] == ("rgb", 3)
+    x = np.abs(np.random.default_rng(0).normal(size=(1, 16, 16, 512))).astype(np.float32)
+    out = np.asarray(build_decoder("vgg16-hed", 4, 0.5, feature_scale=1.0)(x))
+    assert out.shape == (1, 128, 128, 3)
+    assert out.std() > 10.0  # pixels: not a flat image
+    with pytest.raises(NSTError, match="refine"):
+        build_decoder("vgg16-hed", 1, refine=-1)
 
 
 class Cut(Exception):

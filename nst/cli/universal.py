@@ -161,6 +161,13 @@ def add_commands(sub) -> None:
     p.add_argument("--pooling", choices=POOLINGS, default=d.pooling)
     p.add_argument("--level", type=_levels, default=d.level, help="default %(default)s")
     p.add_argument("--width", type=float, default=d.width, help="inner channels x this (default 1)")
+    p.add_argument(
+        "--refine",
+        type=int,
+        default=d.refine,
+        metavar="N",
+        help="extra convolutions at the image's resolution before the last (default %(default)s)",
+    )
     p.add_argument("--train-size", type=positive_int, default=d.train_size, metavar="N")
     p.add_argument(
         "--source-size",

@@ -114,7 +114,9 @@ def train_decoder(
     first = enc(tf.constant(sampler.batch(1)))[layer]
     scale = 1.0 / max(float(tf.sqrt(tf.reduce_mean(tf.square(first)))), 1e-6)
     keras.utils.set_random_seed(settings.seed)
-    decoder = build_decoder(settings.model, settings.level, settings.width, info, scale)
+    decoder = build_decoder(
+        settings.model, settings.level, settings.width, info, scale, settings.refine
+    )
     rate = settings.learning_rate
     if settings.lr_decay_every:
         rate = keras.optimizers.schedules.ExponentialDecay(

@@ -66,13 +66,24 @@ class DecoderOutput(keras.layers.Layer):
 
 def _conv(x, filters: int, name: str, relu: bool = True):
     x = ReflectionPad(1, name=f"{name}_pad")(x)
+    # He initialisation for the ReLU layers: with Glorot's the signal halves at every layer and
+    # the deep decoders sat at the mean image for hundreds of steps
     return keras.layers.Conv2D(
-        filters, 3, activation="relu" if relu else None, name=f"{name}_conv"
+        filters,
+        3,
+        activation="relu" if relu else None,
+        kernel_initializer="he_normal" if relu else "glorot_uniform",
+        name=f"{name}_conv",
     )(x)
 
 
-def decoder_plan(model: str, level: int, width: float = 1.0) -> list[tuple[str, int]]:
-    """The decoder's layers in order: ("conv", channels), ("up", 0) and the last ("rgb", 3)."""
+def decoder_plan(
+    model: str, level: int, width: float = 1.0, refine: int = 0
+) -> list[tuple[str, int]]:
+    """The decoder's layers in order: ("conv", channels), ("up", 0) and the last ("rgb", 3).
+
+    ``refine`` adds that many convolutions of the first block's channels at the image's
+    resolution before the last one (the level-1 decoder is otherwise one linear convolution)."""
     level_layer(level)
     blocks = model_spec(model).blocks
     plan: list[tuple[str, int]] = []
@@ -81,6 +92,7 @@ def decoder_plan(model: str, level: int, width: float = 1.0) -> list[tuple[str, 
         plan.append(("conv", channels))
         plan.append(("up", 0))
         plan += [("conv", channels)] * (blocks[b - 2] - 1)
+    plan += [("conv", max(1, round(CHANNELS[0] * width)))] * int(refine)
     plan.append(("rgb", 3))
     return plan
 
@@ -91,6 +103,7 @@ def build_decoder(
     width: float = 1.0,
     info: dict | None = None,
     feature_scale: float = 1.0,
+    refine: int = 0,
 ):
     """A new (randomly initialised) decoder of ``model``'s level ``level``.
 
@@ -100,10 +113,12 @@ def build_decoder(
     """
     if not 0 < float(width) <= 1:
         raise NSTError(f"decoder width must be in (0, 1], e.g. 1 or 0.5, not {width!r}.")
+    if not isinstance(refine, int) or refine < 0:
+        raise NSTError(f"decoder refine must be a whole number >= 0, not {refine!r}.")
     channels = CHANNELS[level - 1] if level in LEVELS else 0
     features = keras.Input(shape=(None, None, channels), name="features")
     x = keras.layers.Rescaling(float(feature_scale), name="feature_scale")(features)
-    for i, (kind, filters) in enumerate(decoder_plan(model, level, width)):
+    for i, (kind, filters) in enumerate(decoder_plan(model, level, width, refine)):
         if kind == "up":
             x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}")(x)
         else:
@@ -112,6 +127,7 @@ def build_decoder(
         "model": model,
         "level": level,
         "width": float(width),
+        "refine": int(refine),
         "feature_scale": float(feature_scale),
         **(info or {}),
     }
