@@ -130,6 +130,20 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--precision", choices=PRECISIONS, default=d.precision)
     g.add_argument("--threads", type=int, default=d.threads, help="0: TensorFlow's default")
+    g.add_argument(
+        "--tile",
+        type=int,
+        default=d.tile,
+        metavar="N",
+        help="evaluate the image in tiles of N px, exactly (default 0: only when the whole "
+        "image would not fit the memory)",
+    )
+    g.add_argument(
+        "--max-memory",
+        type=float,
+        metavar="GIB",
+        help="memory the run may use (default: most of what the machine has free)",
+    )
     g.add_argument("--save-every", type=int, default=d.save_every, metavar="N")
     g.add_argument("--print-every", type=int, default=d.print_every, metavar="N")
 

@@ -18,10 +18,11 @@ import numpy as np
 
 from nst import images, quality, runtime
 from nst.atomic import write_json
-from nst.engine import optimize
+from nst.engine import memory, optimize
 from nst.engine.record import TransferResult, model_entry
 from nst.errors import SettingsError
 from nst.images import color
+from nst.loss import tiled
 from nst.loss.problem import TransferProblem
 from nst.net.features import feature_extractor
 from nst.settings import INIT_MODES, TransferSettings
@@ -180,12 +181,29 @@ def _optimize_scales(
     with runtime.progress(sum(per_scale), "transfer", "it") as bar:
         full_shape = images.target_shape(*problem.content.shape[:2], settings.size)
         run = None
+        network_layers = problem.layers.network
         for size, iterations in zip(sizes, per_scale, strict=True):
             shape = images.target_shape(*problem.content.shape[:2], size)
+            channels = 1 if settings.preserve_color == "luminance" else 3
+            mem = memory.plan(
+                settings,
+                shape,
+                channels,
+                tiled.halo(settings.model, network_layers),
+                tiled.alignment(network_layers),
+            )
+            if mem.tile is not None and extra_terms:
+                mem = memory.MemoryPlan(None, 0, mem.history, mem.estimate_gib, mem.budget_gib)
             t_objective = time.perf_counter()
             objective, view = problem.objective(
-                extractor, shape, full_shape, log=log, extra_terms=extra_terms
+                extractor, shape, full_shape, log=log, extra_terms=extra_terms, tile=mem.tile
             )
+            if mem.tile is not None:
+                log(
+                    f"{shape[1]}x{shape[0]} px in {len(objective.tiles)} tiles of {mem.tile} px "
+                    f"(halo {mem.halo} px; about {mem.estimate_gib:.1f} of "
+                    f"{mem.budget_gib:.1f} GiB; L-BFGS history {mem.history})"
+                )
             startup.built_objective(time.perf_counter() - t_objective)
             x0 = _start(problem, view, shape, run and run.image, init_image)
             if len(sizes) > 1:
@@ -202,6 +220,7 @@ def _optimize_scales(
                 view,
                 stop_below if size == sizes[-1] else None,
                 bar,
+                mem.history,
             )
             bar.shorten(iterations - len(result.history))  # a scale that stopped early
             startup.first_iteration(result.first_iteration_at, started_at)
@@ -220,12 +239,15 @@ def _optimize_scales(
                     "iterations": len(result.history),
                     "evaluations": result.evaluations,
                     "seconds": round(result.seconds, 4),
+                    "memory": mem.to_dict(),
                 }
             )
     return run
 
 
-def _optimize(settings, objective, x0, iterations, log, on_checkpoint, view, stop_below, bar):
+def _optimize(
+    settings, objective, x0, iterations, log, on_checkpoint, view, stop_below, bar, history=100
+):
     def checkpoint(it, img):
         if on_checkpoint is not None:
             on_checkpoint(it, images.to_uint8(view.finish(img)))
@@ -241,7 +263,7 @@ def _optimize(settings, objective, x0, iterations, log, on_checkpoint, view, sto
         bar=bar,
     )
     if settings.optimizer == "lbfgs":
-        return optimize.lbfgs(objective, x0, **common)
+        return optimize.lbfgs(objective, x0, history_size=history, **common)
     return optimize.adam(objective, x0, learning_rate=settings.learning_rate, **common)
 
 

@@ -101,6 +101,8 @@ def _value_and_grad(objective, shape):
     """The objective's value and gradient as one traced function, kept by an objective that
     offers a ``traced`` dict (an :class:`~nst.loss.objective.Objective`): an objective used
     again (a video's later frames) is not traced again."""
+    if hasattr(objective, "value_and_grad"):  # a tiled objective: its own passes over tiles
+        return lambda x: objective.value_and_grad(np.asarray(x))
     cache = getattr(objective, "traced", None)
     key = tuple(shape)
     if cache is not None and key in cache:
@@ -241,14 +243,24 @@ def adam(
     opt = keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
     opt.build([x])
 
-    @tf.function(autograph=False)
-    def step():
-        with tf.GradientTape() as tape:
-            values = objective(x)
-        grad = tape.gradient(values["total"], x)
-        opt.apply_gradients([(grad, x)])
-        x.assign(tf.clip_by_value(x, bounds[0], bounds[1]))
-        return values
+    if hasattr(objective, "value_and_grad"):  # a tiled objective: its gradient, then the step
+
+        def step():
+            values, grad = objective.value_and_grad(x.numpy())
+            opt.apply_gradients([(tf.convert_to_tensor(grad), x)])
+            x.assign(tf.clip_by_value(x, bounds[0], bounds[1]))
+            return values
+
+    else:
+
+        @tf.function(autograph=False)
+        def step():
+            with tf.GradientTape() as tape:
+                values = objective(x)
+            grad = tape.gradient(values["total"], x)
+            opt.apply_gradients([(grad, x)])
+            x.assign(tf.clip_by_value(x, bounds[0], bounds[1]))
+            return values
 
     progress = _Progress(
         iterations, print_every, min_improvement, log, on_checkpoint, save_every, bar

@@ -71,7 +71,8 @@ class StyleLoss:
         masks: Sequence[np.ndarray | None] | None = None,
         grid: dict | None = None,
         layers: LossLayers | None = None,
-        reference: dict | None = None,
+        reference: dict | Callable | None = None,
+        style_statistics: Callable | None = None,
     ):
         to_network = to_network or _add_batch_axis
         if settings.normalize == "start" and reference is None:
@@ -90,8 +91,11 @@ class StyleLoss:
         self.energy_scales = []
         self.masks = []
         for style, mask in zip(styles, list(masks or [None] * len(styles)), strict=True):
-            feats = extractor(to_network(tf.constant(style, tf.float32)))
-            targets = [tf.constant(self.statistic(feats, t)) for t in self.terms]
+            if style_statistics is None:
+                feats = extractor(to_network(tf.constant(style, tf.float32)))
+                targets = [tf.constant(self.statistic(feats, t)) for t in self.terms]
+            else:  # the tiled objective: statistics of an image summed tile by tile
+                targets = [tf.constant(v) for v in style_statistics(style)]
             self.targets.append(targets)
             scales = [_inverse_energy(t) if normalize else 1.0 for t in targets]
             if normalize and not per_layer:
@@ -125,6 +129,17 @@ class StyleLoss:
             for var, value in zip(self.scale_vars[i], self.scales[i], strict=True):
                 var.assign(value)
 
+    def _reference_statistics(self, reference, masks) -> list:
+        """Each term's statistic of the reference: features (a batch's mean statistic when
+        batched), or a callable ``masks -> statistics`` (the tiled objective's sums)."""
+        if callable(reference):
+            return list(reference(masks))
+        batched = next(iter(reference.values())).shape[0] > 1
+        return [
+            self.statistic(reference, term, mask, batched=batched)
+            for term, mask in zip(self.terms, masks, strict=True)
+        ]
+
     def _start_scales(self, reference, targets, energy_scales, masks) -> list[float]:
         """1 / the reference's distance to each target (the batch's mean distance); for a method
         whose layer weights act on the raw terms (:func:`~nst.loss.methods.raw_balance`), one
@@ -134,12 +149,9 @@ class StyleLoss:
         A reference that already has a term's statistics (the style image as its own content)
         would make the scale infinite: the distance is floored at 1e-4 of the target's energy.
         """
-        batched = next(iter(reference.values())).shape[0] > 1
         distances = []
-        for term, target, energy_scale, mask in zip(
-            self.terms, targets, energy_scales, masks, strict=True
-        ):
-            stat = self.statistic(reference, term, mask, batched=batched)
+        stats = self._reference_statistics(reference, masks)
+        for stat, target, energy_scale in zip(stats, targets, energy_scales, strict=True):
             distance = float(terms.squared_error(stat, target))
             distances.append(max(distance, 1e-4 / energy_scale))
         if self.raw_balance:
@@ -157,14 +169,24 @@ class StyleLoss:
 
     def __call__(self, feats, batched: bool = False) -> tf.Tensor:
         """Weighted style loss of ``feats``; ``batched``: of every image, averaged."""
+        stats = []
+        for masks, share in zip(self.masks, self.blend, strict=True):
+            pairs = zip(self.terms, masks, strict=True)
+            stats.append(
+                None if share == 0 else [self.statistic(feats, t, m, batched) for t, m in pairs]
+            )
+        return self.loss_of(stats)
+
+    def loss_of(self, statistics) -> tf.Tensor:
+        """Weighted style loss of given statistics: one list per style (each term's statistic,
+        under that style's mask), None for a style of no share."""
         style = tf.constant(0.0)
-        for targets, scales, masks, share in zip(
-            self.targets, self.scale_vars, self.masks, self.blend, strict=True
+        for stats, targets, scales, share in zip(
+            statistics, self.targets, self.scale_vars, self.blend, strict=True
         ):
             if share == 0:
                 continue
-            for term, target, scale, mask in zip(self.terms, targets, scales, masks, strict=True):
-                stat = self.statistic(feats, term, mask, batched)
+            for term, stat, target, scale in zip(self.terms, stats, targets, scales, strict=True):
                 style += share * term[2] * scale * terms.squared_error(stat, target)
         return style
 

@@ -60,10 +60,13 @@ class TransferProblem:
         *,
         log: Callable[[str], None] | None = None,
         extra_terms: dict | None = None,
+        tile: int | None = None,
     ):
         """(objective, view) at output ``shape``: ``view`` holds the images as the network sees
         them (colour preservation applied) and turns the optimised variable into the output.
         Masks are fitted to ``shape``; their warnings go to ``log`` at the full size only.
+        ``tile``: a :class:`~nst.loss.tiled.TiledObjective` evaluated in tiles of that many
+        pixels (the same values and gradient, in the memory of a tile).
 
         An objective built before for the same network, settings, styles, shape and extra terms
         is given this content (:meth:`Objective.set_content`) instead of being built and traced
@@ -73,6 +76,23 @@ class TransferProblem:
             self.settings, len(self.styles), shape, full_shape or shape, log
         )
         view = color.prepare_problem(self.settings, self.content, self.styles, shape)
+        if tile is not None:  # evaluated tile by tile (an image too large for the memory)
+            from nst.loss.tiled import TiledObjective
+
+            objective = TiledObjective(
+                extractor,
+                self.settings,
+                view.content,
+                view.styles,
+                self.blend,
+                tile=tile,
+                layers=self.layers,
+                style_masks=style_masks,
+                content_weight_map=weight_map,
+                to_network=view.to_network,
+                extra_terms=extra_terms,
+            )
+            return objective, view
         key = self._key(extractor, shape, view, extra_terms)
         objective = OBJECTIVES.pop(key, None)
         if objective is not None:
@@ -136,5 +156,7 @@ OPTIMISATION_ONLY = frozenset(
         "save_every",
         "print_every",
         "threads",
+        "tile",
+        "max_memory",
     }
 )
