@@ -239,3 +239,76 @@ def test_transfer_command_records_the_tile(sample_images, tmp_path, capsys):
     assert record["scales"][0]["memory"]["tile"] == 48
     assert record["scales"][0]["memory"]["halo"] == 64
     assert "tiles of 48 px (halo 64 px" in capsys.readouterr().err
+
+
+# -- feed-forward networks in tiles (thumbnail instance normalisation) -------------------------
+
+
+@pytest.fixture(scope="module")
+def transformer(tmp_path_factory):
+    """A small transformer with random weights (its look does not matter here: the tiles must
+    give what the whole image gives), saved like a trained one."""
+    import keras
+
+    from nst.feedforward.network import build_transformer
+
+    keras.utils.set_random_seed(0)
+    model = build_transformer(8, info={"style": {}})
+    path = tmp_path_factory.mktemp("ff") / "net.keras"
+    model.save(path)
+    return model, path
+
+
+def test_tiles_with_the_whole_images_statistics_give_the_whole_image(transformer):
+    """With the thumbnail the image itself, tiles of 96 px with the 64 px halo give the
+    whole-image output (the statistics fixed, everything else is local); half the halo does
+    not, and a smaller thumbnail changes the look only through the statistics."""
+    import tensorflow as tf
+
+    from nst.feedforward import tiled as fft
+    from nst.feedforward.inference import _forward
+
+    model, _path = transformer
+    x = images.resize(make_content().astype(np.float32), (210, 302))
+    whole = np.asarray(_forward(model)(tf.constant(fft._pad4(x)[None])))[0, :210, :302]
+    exact = fft.stylize_tiled(model, x, tile=96, thumbnail=400)
+    assert len(list(fft.tile_boxes((212, 304), 96))) >= 4
+    assert np.abs(exact - whole).max() < 1e-3
+    short = fft.stylize_tiled(model, x, tile=96, thumbnail=400, halo=32)
+    assert np.abs(short - whole).max() > 1.0
+    # the statistics of a thumbnail: the same statistics for every tile (no tile looks
+    # different from its neighbours), close to the whole image's for a smooth picture
+    small = fft.stylize_tiled(model, x, tile=96, thumbnail=152)
+    stats = fft.thumbnail_statistics(model, x, 152)
+    assert all(m.shape[:3] == (1, 1, 1) for m, _v in stats)
+    assert np.abs(small - whole).mean() < np.abs(whole - whole.mean()).mean()
+
+
+def test_stylize_command_goes_in_tiles_and_records_them(transformer, sample_images, tmp_path):
+    from nst.cli.main import main
+
+    _model, path = transformer
+    outs = {}
+    for tile in ("0", "48"):
+        out, metrics = tmp_path / f"out{tile}.png", tmp_path / f"m{tile}.json"
+        code = main(
+            [
+                "stylize",
+                str(path),
+                str(sample_images["content"]),
+                "-o",
+                str(out),
+                "--tile",
+                tile,
+                "--thumbnail",
+                "512",
+                "--metrics",
+                str(metrics),
+            ]
+        )
+        assert code == 0
+        outs[tile] = images.load_image(out)
+        row = json.loads(metrics.read_text())["images"][0]
+        assert row["tile"] == (None if tile == "0" else 48)
+        assert row["halo"] == (None if tile == "0" else 64)
+    assert np.abs(outs["0"] - outs["48"]).max() <= 1  # uint8 rounding at most

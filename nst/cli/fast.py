@@ -42,6 +42,9 @@ def cmd_stylize(args) -> int:
         size=args.size,
         style=args.style,
         threads=args.threads,
+        tile=args.tile,
+        thumbnail=args.thumbnail,
+        max_memory=args.max_memory,
     )
     return 0
 
@@ -74,4 +77,19 @@ def add_commands(sub) -> None:
     p.add_argument("--metrics", metavar="JSON", help="write the record (timings, quality) here")
     p.add_argument("--style", help="the style image, to measure the style distance")
     p.add_argument("--threads", type=int, default=0, help="CPU threads; 0: TensorFlow's default")
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stylise in overlapping tiles of N px (default 0: only when the whole image would "
+        "not fit the memory)",
+    )
+    p.add_argument(
+        "--thumbnail",
+        type=positive_int,
+        metavar="N",
+        help="tiles are normalised with the statistics of the image at N px (default 1024)",
+    )
+    p.add_argument("--max-memory", type=float, metavar="GIB", help="memory the run may use")
     p.set_defaults(func=cmd_stylize)

@@ -17,6 +17,7 @@ from nst.engine.record import run_record
 from nst.errors import SettingsError
 from nst.feedforward.data import collect_images
 from nst.feedforward.network import load_transformer, model_info
+from nst.feedforward.tiled import DEFAULT_THUMBNAIL, HALO
 from nst.net.weights import file_digest
 from nst.settings import TransferSettings
 
@@ -37,13 +38,42 @@ def _forward(model):
     return _FORWARD[model]
 
 
-def stylize(model, image: np.ndarray, size: int | None = None) -> np.ndarray:
+def tile_for(shape, tile: int = 0, max_memory: float | None = None) -> int | None:
+    """The tile an image of ``shape`` goes in (None: whole): ``tile`` when it is smaller than
+    the image; with 0, tiles of :data:`~nst.feedforward.tiled.DEFAULT_TILE` when a whole pass
+    would not fit ``max_memory`` GiB (default: most of the memory available)."""
+    from nst.engine import memory
+    from nst.feedforward import tiled
+
+    if tile:
+        return tile if tile < max(shape) else None
+    budget = (
+        max_memory * memory.GIB if max_memory else memory.AVAILABLE_SHARE * memory.available_bytes()
+    )
+    if tiled.needs_tiles(shape, budget) and max(shape) > tiled.DEFAULT_TILE:
+        return tiled.DEFAULT_TILE
+    return None
+
+
+def stylize(
+    model,
+    image: np.ndarray,
+    size: int | None = None,
+    *,
+    tile: int = 0,
+    thumbnail: int | None = None,
+    max_memory: float | None = None,
+) -> np.ndarray:
     """Stylise an (H, W, 3) RGB array in [0, 255] with a transformer (or a model file's path).
 
     Returns uint8 RGB of the same size, or with the longest side ``size`` when given. The image
     is mirrored out to a multiple of 4 pixels for the network and cropped back afterwards.
+    An image whose pass would not fit the memory (or larger than ``tile`` px) goes in
+    overlapping tiles normalised with a ``thumbnail``'s statistics (:mod:`nst.feedforward.tiled`).
     """
     import tensorflow as tf
+
+    from nst.feedforward import tiled
 
     if isinstance(model, (str, os.PathLike)):
         model = load_transformer(model)
@@ -59,6 +89,11 @@ def stylize(model, image: np.ndarray, size: int | None = None) -> np.ndarray:
     if min(arr.shape[:2]) < images.MIN_SIDE:
         raise SettingsError(f"the image is smaller than {images.MIN_SIDE} px on a side.")
     h, w = arr.shape[:2]
+    chosen = tile_for((h, w), tile, max_memory)
+    if chosen is not None:
+        return images.to_uint8(
+            tiled.stylize_tiled(model, arr, chosen, thumbnail or tiled.DEFAULT_THUMBNAIL)
+        )
     padded = np.pad(arr, ((0, -h % 4), (0, -w % 4), (0, 0)), mode="reflect")
     out = _forward(model)(tf.constant(padded[None]))
     return images.to_uint8(np.asarray(out)[0, :h, :w])
@@ -117,6 +152,9 @@ def stylize_files(
     size: int | None = None,
     style: str | os.PathLike | None = None,
     threads: int = 0,
+    tile: int = 0,
+    thumbnail: int | None = None,
+    max_memory: float | None = None,
     log: Callable[[str], None] = runtime.log,
 ) -> dict:
     """Stylise image files and folders with a trained model; write the images and the record.
@@ -125,6 +163,8 @@ def stylize_files(
     per input). The quality figures compare each output with its input and, when the style is
     known (``style``, or the model's own style image if it is still where it was), the style.
     ``threads``: TensorFlow's threads (0: its default; a process takes the first setting only).
+    ``tile``, ``thumbnail``, ``max_memory``: see :func:`stylize` (each image's tile is
+    recorded).
     """
     import tensorflow as tf
 
@@ -150,7 +190,13 @@ def stylize_files(
         for src, dst in zip(files, targets, strict=True):
             content = images.load_image(src, what="input image")
             t = time.perf_counter()
-            out = stylize(net, content, size)
+            at = (
+                content.shape[:2] if size is None else images.target_shape(*content.shape[:2], size)
+            )
+            chosen = tile_for(at, tile, max_memory)
+            out = stylize(
+                net, content, size, tile=chosen or 0, thumbnail=thumbnail, max_memory=max_memory
+            )
             seconds = time.perf_counter() - t
             images.save_image(out, dst)
             if style_img is not None:
@@ -172,13 +218,25 @@ def stylize_files(
                     "height": out.shape[0],
                     "width": out.shape[1],
                     "seconds": round(seconds, 4),
+                    "tile": chosen,
+                    "thumbnail": None if chosen is None else (thumbnail or DEFAULT_THUMBNAIL),
+                    "halo": None if chosen is None else HALO,
                     "quality": figures,
                 }
             )
-            log(f"{src} -> {dst}: {out.shape[1]}x{out.shape[0]} px in {seconds:.2f} s")
+            how = "" if chosen is None else f" in tiles of {chosen} px"
+            log(f"{src} -> {dst}: {out.shape[1]}x{out.shape[0]} px{how} in {seconds:.2f} s")
             bar.update(1)
     record = run_record(
-        {"model": str(model_path), "size": size, "style": style and str(style), "threads": threads},
+        {
+            "model": str(model_path),
+            "size": size,
+            "style": style and str(style),
+            "threads": threads,
+            "tile": tile,
+            "thumbnail": thumbnail,
+            "max_memory": max_memory,
+        },
         model={
             "path": str(model_path),
             "sha256": file_digest(model_path),

@@ -47,6 +47,9 @@ class InstanceNormalization(keras.layers.Layer):
     def __init__(self, epsilon: float = 1e-5, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
+        # (mean, variance) variables that replace the image's own statistics: tiles of a large
+        # image normalised with the whole (thumbnail's) statistics (nst.feedforward.tiled)
+        self.fixed = None
 
     def build(self, shape):
         channels = shape[-1]
@@ -55,7 +58,10 @@ class InstanceNormalization(keras.layers.Layer):
 
     def call(self, x):
         x32 = ops.cast(x, "float32")  # statistics in float32 under mixed precision too
-        mean, var = ops.moments(x32, axes=(1, 2), keepdims=True)
+        if self.fixed is None:
+            mean, var = ops.moments(x32, axes=(1, 2), keepdims=True)
+        else:
+            mean, var = self.fixed
         gamma = ops.cast(self.gamma, "float32")
         beta = ops.cast(self.beta, "float32")
         y = (x32 - mean) * ops.rsqrt(var + self.epsilon) * gamma + beta
