@@ -312,3 +312,20 @@ def test_stylize_command_goes_in_tiles_and_records_them(transformer, sample_imag
         assert row["tile"] == (None if tile == "0" else 48)
         assert row["halo"] == (None if tile == "0" else 64)
     assert np.abs(outs["0"] - outs["48"]).max() <= 1  # uint8 rounding at most
+
+
+def test_workflow_sizes_transfer_jobs_from_the_sets_size():
+    """resources.transfer.mem_mb: auto asks for what a set's size needs, up to max_mem_mb, and
+    tells the run the same budget; a number is passed through."""
+    from nst.experiment.resources import fixed_mem_mb, transfer_memory
+
+    small = {"model": "vgg16-hed", "method": "gatys", "size": 192}
+    mb, gib = transfer_memory(small, {})
+    assert 900 < mb < 2000 and gib == pytest.approx(mb * 0.9 / 1024, abs=1e-3)
+    mid_mb, _ = transfer_memory({**small, "size": 1024}, {})
+    ine_mb, _ = transfer_memory({**small, "size": 1024, "method": "inetwork"}, {})
+    assert mb < mid_mb < ine_mb  # the documented bytes per pixel of each method
+    big_mb, big_gib = transfer_memory({**small, "size": 4096}, {"max_mem_mb": 12000})
+    assert big_mb == 12000 and big_gib == pytest.approx(12000 * 0.9 / 1024, abs=1e-3)
+    assert transfer_memory(small, {"mem_mb": 3000}) == (3000, round(3000 * 0.9 / 1024, 3))
+    assert fixed_mem_mb({}) == 4000 and fixed_mem_mb({"mem_mb": 2500}) == 2500

@@ -52,7 +52,7 @@ rule stylize_arbitrary:
         "../../envs/nst.yaml"
     threads: TRANSFER["threads"]
     resources:
-        mem_mb=TRANSFER["mem_mb"],
+        mem_mb=JOB_MEM_MB,
         runtime=TRANSFER["runtime"],
         gpu=TRANSFER["gpu"],
     params:

@@ -5,6 +5,7 @@ import pandas as pd
 from snakemake.utils import Paramspace
 
 from nst.experiment import arbitrary, fast, grid, jobs, video
+from nst.experiment import resources as job_resources
 
 IMAGES, MANIFEST = map(
     str, DATASET.outputs("results/dataset/images", "results/dataset/manifest.tsv")
@@ -20,6 +21,10 @@ SWEEP_POINTS = dict(zip(SWEEP.instance_patterns, grid.sweep_table(config)))
 SETS = grid.param_sets(config, list(SWEEP_POINTS))
 LABELS = {name: grid.describe(v) for name, v in grid.differing_values(SETS).items()}
 TRANSFER = config["resources"]["transfer"]
+TRANSFER_MEMORY = {
+    name: job_resources.transfer_memory(values, TRANSFER) for name, values in SETS.items()
+}
+JOB_MEM_MB = job_resources.fixed_mem_mb(TRANSFER)  # the jobs not sized per set
 # The fast (feed-forward) column: checked here, before any job (see nst.fast_config).
 fast.check(config, SETS)
 FAST = config["fast"]
@@ -158,7 +163,14 @@ def prepared(role, names):
 def transfer_settings(wildcards):
     settings = arbitrary.with_decoders(config, dict(SETS[wildcards.params]))
     settings.setdefault("threads", TRANSFER["threads"])
+    # the run plans its memory (whole image or tiles) within what its job asks for
+    settings["max_memory"] = TRANSFER_MEMORY[wildcards.params][1]
     return settings
+
+
+def transfer_mem_mb(wildcards):
+    """A transfer job's memory: from its set's size (resources.transfer.mem_mb: auto)."""
+    return TRANSFER_MEMORY[wildcards.params][0]
 
 
 def warm_start_decoders(wildcards):

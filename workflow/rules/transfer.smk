@@ -14,7 +14,7 @@ rule transfer:
         "../../envs/nst.yaml"
     threads: TRANSFER["threads"]
     resources:
-        mem_mb=TRANSFER["mem_mb"],
+        mem_mb=transfer_mem_mb,
         runtime=TRANSFER["runtime"],
         gpu=TRANSFER["gpu"],
     params:
