@@ -1,0 +1,199 @@
+"""Feed-forward networks at any size: tiles with thumbnail instance normalisation (issue 20).
+
+    python bench/bench_fast_tiled.py [--only memory seams] [--tile 1024] [--thumbnail 1024]
+
+* memory: ``nst stylize`` with the shipped ``brushstrokes`` network on the astronaut photo
+  enlarged to 2048, 4096, 8192 px square and 12000 x 8000 px, in tiles of ``--tile`` px, and
+  whole where that fits: the process's peak memory and the seconds per megapixel (median of 2
+  after a warm-up at the same size), each in a process of its own.
+* seams: at 2048 px, the tiled output (default thumbnail) against the whole-image output: the
+  mean absolute difference in levels of 255, and its profile by distance to the nearest tile
+  border (a seam would show as a peak at distance 0); crops across a border at 100 % are written
+  to ``build/bench_fast_tiled/``.
+
+Results go to ``bench/results/fast_tiled.json`` and ``fast_tiled.md``. Run alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from nst.atomic import write_json, write_text  # noqa: E402
+
+MODEL = ROOT / "resources/models/brushstrokes.keras"
+PHOTO = ROOT / "resources/images/content/astronaut.jpg"
+OUT = ROOT / "build/bench_fast_tiled"
+SIZES = ((2048, 2048), (4096, 4096), (8192, 8192), (8000, 12000))
+GIB = 2**30
+
+
+def enlarged(shape) -> np.ndarray:
+    from nst import images
+
+    return images.resize(images.load_image(PHOTO), shape)
+
+
+def child(shape, tile, thumbnail) -> dict:
+    from nst.feedforward.inference import stylize
+    from nst.feedforward.network import load_transformer
+
+    net = load_transformer(MODEL)
+    image = enlarged(tuple(shape))
+    stylize(net, image, tile=tile, thumbnail=thumbnail)  # warm-up: tracing at these shapes
+    times = []
+    for _ in range(2):
+        t = time.perf_counter()
+        stylize(net, image, tile=tile, thumbnail=thumbnail)
+        times.append(time.perf_counter() - t)
+    seconds = statistics.median(times)
+    megapixels = shape[0] * shape[1] / 1e6
+    return {
+        "shape": list(shape),
+        "tile": tile,
+        "seconds": round(seconds, 2),
+        "seconds_per_megapixel": round(seconds / megapixels, 3),
+        "peak_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB, 2),
+    }
+
+
+def run_child(shape, tile, thumbnail) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps([list(shape), tile, thumbnail])],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["failed (killed?)"]
+        return {"shape": list(shape), "tile": tile, "error": tail[0]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_memory(tile, thumbnail) -> list[dict]:
+    rows = []
+    for shape in SIZES:
+        for t in (tile, 10**6):  # tiled, and whole (a tile larger than the image)
+            if t != tile and shape[0] * shape[1] > 4096 * 4096:
+                continue  # whole passes above 16 MP do not fit 24 GiB
+            row = run_child(shape, t, thumbnail)
+            row["evaluation"] = "tiles" if t == tile else "whole"
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def bench_seams(tile, thumbnail) -> dict:
+    from nst import images
+    from nst.feedforward import tiled
+    from nst.feedforward.inference import stylize
+    from nst.feedforward.network import load_transformer
+
+    net = load_transformer(MODEL)
+    image = enlarged((2048, 2048))
+    whole = stylize(net, image, tile=10**6).astype(np.float32)
+    parts = stylize(net, image, tile=tile, thumbnail=thumbnail).astype(np.float32)
+    diff = np.abs(whole - parts).mean(axis=-1)
+    # distance of every pixel to the nearest tile border (inside the image)
+    borders_y, borders_x = set(), set()
+    for (y0, y1, x0, x1), _padded in tiled.tile_boxes((2048, 2048), tile):
+        borders_y.update({y0, y1})
+        borders_x.update({x0, x1})
+    borders_y -= {0, 2048}
+    borders_x -= {0, 2048}
+    yy, xx = np.mgrid[0:2048, 0:2048]
+    dist = np.full((2048, 2048), 10**6)
+    for b in borders_y:
+        dist = np.minimum(dist, np.abs(yy - b + 0.5).astype(int))
+    for b in borders_x:
+        dist = np.minimum(dist, np.abs(xx - b + 0.5).astype(int))
+    profile = {d: round(float(diff[dist == d].mean()), 3) for d in (0, 1, 2, 4, 8, 16, 32, 64)}
+    inside = round(float(diff[dist > 64].mean()), 3)
+    OUT.mkdir(parents=True, exist_ok=True)
+    if borders_x:
+        b = min(borders_x)
+        crop = (slice(900, 1156), slice(b - 128, b + 128))
+        images.save_image(
+            np.concatenate([whole[crop], parts[crop]], axis=1).astype(np.uint8),
+            OUT / "border_crop_whole_vs_tiles.png",
+        )
+    return {
+        "tile": tile,
+        "thumbnail": thumbnail,
+        "mean_abs_difference": round(float(diff.mean()), 3),
+        "profile_by_distance_to_border": profile,
+        "inside_tiles": inside,
+    }
+
+
+def markdown(result) -> str:
+    lines = [f"Machine: {result['machine']}, {os.cpu_count()} CPUs, network {MODEL.name}.", ""]
+    if "memory" in result:
+        lines += [
+            "| output | evaluation | peak GiB | seconds | s / megapixel |",
+            "|---|---|---|---|---|",
+        ]
+        for r in result["memory"]:
+            size = f"{r['shape'][1]}x{r['shape'][0]}"
+            if "error" in r:
+                lines.append(f"| {size} | {r.get('evaluation')} | failed: {r['error'][:60]} | | |")
+            else:
+                lines.append(
+                    f"| {size} | {r['evaluation']} | {r['peak_gib']} | {r['seconds']} | "
+                    f"{r['seconds_per_megapixel']} |"
+                )
+        lines.append("")
+    if "seams" in result:
+        s = result["seams"]
+        lines += [
+            f"At 2048 px, tiles of {s['tile']} px with the statistics of a {s['thumbnail']} px "
+            f"thumbnail against the whole image: mean difference {s['mean_abs_difference']} "
+            f"levels of 255; inside the tiles (> 64 px from a border) {s['inside_tiles']}; by "
+            "distance to the nearest border (px: levels): "
+            + ", ".join(f"{d}: {v}" for d, v in s["profile_by_distance_to_border"].items()),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", nargs="+", choices=("memory", "seams"))
+    ap.add_argument("--tile", type=int, default=1024)
+    ap.add_argument("--thumbnail", type=int, default=1024)
+    ap.add_argument("--child")
+    ap.add_argument("--out", default=str(ROOT / "bench/results/fast_tiled"))
+    args = ap.parse_args(argv)
+    if args.child:
+        shape, tile, thumbnail = json.loads(args.child)
+        print(json.dumps(child(tuple(shape), tile, thumbnail)))
+        return
+    parts = args.only or ["memory", "seams"]
+    old = Path(args.out + ".json")
+    result = json.loads(old.read_text()) if old.exists() else {}
+    result["machine"] = platform.platform()
+    if "seams" in parts:
+        result["seams"] = bench_seams(args.tile, args.thumbnail)
+        print(json.dumps(result["seams"]), flush=True)
+    if "memory" in parts:
+        result["memory"] = bench_memory(args.tile, args.thumbnail)
+    write_json(args.out + ".json", result)
+    write_text(args.out + ".md", markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
