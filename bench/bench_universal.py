@@ -221,9 +221,30 @@ def bench_quality(net, pairs, size=384):
             "arbitrary": ours,
             "peer": theirs,
             "lbfgs": lbfgs,
+            "verdict": verdict(ours, theirs),
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
+    return rows
+
+
+def verdict(ours, theirs) -> list[dict]:
+    """For each of the peer's strengths: our lowest style distance among the alphas whose
+    content SSIM is at least the peer's, and whether it is lower than the peer's."""
+    rows = []
+    for p in theirs:
+        fit = [o for o in ours if o["content_ssim"] >= p["content_ssim"]]
+        best = min(fit, key=lambda o: o["style_distance"]) if fit else None
+        rows.append(
+            {
+                "strength": p["strength"],
+                "peer_ssim": p["content_ssim"],
+                "peer_style_distance": p["style_distance"],
+                "alpha": None if best is None else best["alpha"],
+                "style_distance": None if best is None else best["style_distance"],
+                "lower": best is not None and best["style_distance"] < p["style_distance"],
+            }
+        )
     return rows
 
 
@@ -328,6 +349,14 @@ def markdown(result) -> str:
                 f"{fmt(lb, 'content_ssim')} | {fmt(lb, 'style_distance')} |"
             )
         lines.append("")
+        won = sum(v["lower"] for r in result["quality"] for v in r.get("verdict", []))
+        total = sum(len(r.get("verdict", [])) for r in result["quality"])
+        lines += [
+            f"Against the peer at each of its strengths: nst's lowest style distance among the "
+            f"alphas with content SSIM at least the peer's is lower at {won} of {total} "
+            "(pair, strength) points.",
+            "",
+        ]
     if "warm" in result:
         lines += [
             "Warm start: --init arbitrary against 100 L-BFGS iterations from the content "

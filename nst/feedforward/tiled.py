@@ -30,8 +30,9 @@ HALO = 64  # context pixels per side (a multiple of 4, the network's total strid
 ALIGN = 4
 DEFAULT_TILE = 1024
 DEFAULT_THUMBNAIL = 1024
-# peak bytes per pixel of one whole-image forward pass of the paper's width-32 network, measured
-# by bench/bench_fast_tiled.py; the whole image goes in tiles when it would pass the budget
+# peak bytes per pixel of one whole-image forward pass: the shipped width-16 networks measured
+# 0.9 / 2.1 GiB for one 1024 / 2048 px image (docs/fast.md), about 410 bytes per pixel; a third
+# more for wider ones. The whole image goes in tiles when it would pass the budget.
 BYTES_PER_PIXEL = 560.0
 
 _STATS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
