@@ -22,7 +22,8 @@ SETS = grid.param_sets(config, list(SWEEP_POINTS))
 LABELS = {name: grid.describe(v) for name, v in grid.differing_values(SETS).items()}
 TRANSFER = config["resources"]["transfer"]
 TRANSFER_MEMORY = {
-    name: job_resources.transfer_memory(values, TRANSFER) for name, values in SETS.items()
+    name: job_resources.transfer_memory(values, TRANSFER)
+    for name, values in SETS.items()
 }
 JOB_MEM_MB = job_resources.fixed_mem_mb(TRANSFER)  # the jobs not sized per set
 # The fast (feed-forward) column: checked here, before any job (see nst.fast_config).
