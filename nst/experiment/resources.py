@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 
 from nst.engine import memory
-from nst.loss import tiled
 from nst.loss.methods import LossLayers
+from nst.net import receptive
 from nst.settings import SETTING_NAMES, TransferSettings
 
 DEFAULT_MEM_MB = 4000  # the other jobs' memory when transfer jobs are sized automatically
@@ -43,8 +43,8 @@ def transfer_memory(settings: dict, transfer: dict) -> tuple[int, float]:
         s.replace(max_memory=cap * SHARE / 1024),
         (s.size, s.size),  # the aspect is not known before the images: the square bounds it
         channels,
-        tiled.halo(s.model, layers),
-        tiled.alignment(layers),
+        receptive.halo(s.model, layers),
+        receptive.alignment(layers),
     )
     mb = min(cap, math.ceil(plan.estimate_gib * 1024 * MARGIN) + EXTRA_MB)
     return mb, round(mb * SHARE / 1024, 3)

@@ -31,7 +31,7 @@ def _inverse_energy(target) -> float:
     return 1.0 / max(energy, 1e-12)
 
 
-def _add_batch_axis(x):
+def add_batch_axis(x):
     return tf.expand_dims(x, 0)
 
 
@@ -74,7 +74,7 @@ class StyleLoss:
         reference: dict | Callable | None = None,
         style_statistics: Callable | None = None,
     ):
-        to_network = to_network or _add_batch_axis
+        to_network = to_network or add_batch_axis
         if settings.normalize == "start" and reference is None:
             raise ValueError('normalize="start" needs the reference (content) features')
         self.terms = list((layers or LossLayers.of(settings)).style_terms)
@@ -216,7 +216,7 @@ class Objective:
         # name -> (weight, fn(variable) -> scalar): terms a caller adds (video: temporal loss)
         self.extra_terms = dict(extra_terms or {})
         self.settings = settings
-        self.to_network = to_network or _add_batch_axis
+        self.to_network = to_network or add_batch_axis
         layers = layers or LossLayers.of(settings)
         self.content_layers = layers.content
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def _flatten(features, batched: bool = False):
+def flatten(features, batched: bool = False):
     """(1, H, W, C) or (H, W, C) -> (H*W, C); batched: (B, H, W, C) -> (B, H*W, C), in float32.
 
     Statistics are float32 whatever the network's precision: VGG activations reach several
@@ -37,7 +37,7 @@ def gram_matrix(features, shift: float = 0.0, mask=None, *, batched: bool = Fals
     """Gram matrix of ``features + shift`` averaged over positions (weighted by ``mask``)."""
     if mask is not None:
         return cross_gram(features, features, shift, mask, batched=batched)
-    a = _flatten(features, batched)
+    a = flatten(features, batched)
     return _self_gram(a + shift if shift else a)
 
 
@@ -70,7 +70,7 @@ def cross_gram(shallow, deep, shift: float = 0.0, mask=None, *, batched: bool = 
 
     ``mask`` is one (h, w) map of the deeper layer's grid, shared by every image of a batch.
     """
-    a, b = _flatten(shallow, batched), _flatten(deep, batched)
+    a, b = flatten(shallow, batched), flatten(deep, batched)
     if shift:
         a, b = a + shift, b + shift
     if mask is None:

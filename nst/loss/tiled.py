@@ -21,7 +21,6 @@ round-off, not an approximation with seams; peak memory follows the tile, not th
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,39 +30,8 @@ import tensorflow as tf
 from nst.errors import SettingsError
 from nst.loss import terms
 from nst.loss.methods import LossLayers
-from nst.loss.objective import StyleLoss, _add_batch_axis, resize_mask
-from nst.net.weights import model_spec
-
-
-def _block(layer: str) -> tuple[int, int]:
-    block, conv = (int(v) for v in layer[4:].split("_"))
-    return block, conv
-
-
-def stride(layer: str) -> int:
-    """Input pixels per feature position of ``conv{b}_{c}``: 2^(b - 1)."""
-    return 2 ** (_block(layer)[0] - 1)
-
-
-def alignment(layers: Sequence[str]) -> int:
-    """Tiles start on multiples of this (the deepest layer's stride)."""
-    return max(stride(k) for k in layers)
-
-
-def halo(model: str, layers: Sequence[str]) -> int:
-    """Pixels of context a tile needs on each side: how far the zero padding at its edge spreads
-    into the deepest of ``layers`` (one position per convolution, halved by each pooling), in
-    input pixels, rounded up to the alignment. 64 for VGG16's conv5_1, 80 for VGG19's."""
-    deepest = max(model_spec(model).conv_layers.index(k) for k in layers)
-    spread, previous = 0, 1
-    for name in model_spec(model).conv_layers[: deepest + 1]:
-        block, conv = _block(name)
-        if conv == 1 and block > previous:
-            spread = math.ceil(spread / 2)  # a pooled position is spoilt if either input was
-            previous = block
-        spread += 1
-    align = alignment(layers)
-    return math.ceil(spread * stride(model_spec(model).conv_layers[deepest]) / align) * align
+from nst.loss.objective import StyleLoss, add_batch_axis, resize_mask
+from nst.net.receptive import alignment, block, halo, stride
 
 
 @dataclass(frozen=True)
@@ -128,7 +96,7 @@ def tiles(shape: tuple[int, int], tile: int, margin: int, align: int) -> list[Ti
 def feature_grid(shape: tuple[int, int], layer: str) -> tuple[int, int]:
     """A layer's feature shape for an image of ``shape`` (each pooling floors)."""
     h, w = shape
-    for _ in range(_block(layer)[0] - 1):
+    for _ in range(block(layer)[0] - 1):
         h, w = h // 2, w // 2
     return h, w
 
@@ -160,7 +128,7 @@ class TiledObjective:
             )
         self.extractor = extractor
         self.settings = settings
-        self.to_network = to_network or _add_batch_axis
+        self.to_network = to_network or add_batch_axis
         layers = layers or LossLayers.of(settings)
         self.content_layers = tuple(layers.content)
         self.network_layers = tuple(layers.network)
@@ -399,13 +367,13 @@ class TiledObjective:
 def _channels(layer: str) -> int:
     from nst.net.weights import CHANNELS
 
-    return CHANNELS[_block(layer)[0] - 1]
+    return CHANNELS[block(layer)[0] - 1]
 
 
 def _sums(a, b, shift, weights):
     """(sum over positions of w a b^T, sum of w) of (1, h, w, C) factors; w = 1 without weights."""
-    a = terms._flatten(a)
-    b = terms._flatten(b)
+    a = terms.flatten(a)
+    b = terms.flatten(b)
     if shift:
         a, b = a + shift, b + shift
     if weights is None:
