@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,24 @@ def test_second_run_is_a_noop(experiment):
     assert "Nothing to be done" in proc.stdout + proc.stderr
     snakemake(wd)
     assert transfer_images(wd) == before
+
+
+def test_report_links_every_full_size_image_beside_the_sheets(experiment):
+    """The report carries each run's image at the size it was made (not only the sheets'
+    thumbnails), labelled by style and set under its content."""
+    wd = experiment["workdir"]
+    snakemake(wd, "--report", "report.zip")
+    with zipfile.ZipFile(wd / "report.zip") as archive:
+        names = archive.namelist()
+        full = [n for n in names if n.endswith("/image.png") and "/results/transfer/" in n]
+        assert len(full) == 8  # 2 contents x 2 styles x 2 sets
+        with Image.open(archive.open(full[0])) as im:
+            assert max(im.size) == 64  # the image itself, not a thumbnail
+        assert sum(n.endswith("overview.png") for n in names) == 1
+        pages = "".join(
+            archive.read(n).decode(errors="ignore") for n in names if n.endswith((".html", ".js"))
+        )
+    assert "Full-size images" in pages
 
 
 def test_changing_one_set_reruns_only_its_jobs(experiment):

@@ -42,7 +42,13 @@ rule stylize_arbitrary:
         content="results/prepared/content/{content}.png",
         style="results/prepared/style/{style}.png",
     output:
-        image="results/transfer/{content}/{style}/arbitrary/image.png",
+        image=report(
+            "results/transfer/{content}/{style}/arbitrary/image.png",
+            caption="../report/full_size.rst",
+            category="Full-size images",
+            subcategory="{content}",
+            labels={"style": "{style}", "set": "arbitrary"},
+        ),
         metrics="results/transfer/{content}/{style}/arbitrary/metrics.json",
     log:
         "logs/transfer/{content}/{style}/arbitrary.log",

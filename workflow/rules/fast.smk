@@ -34,7 +34,13 @@ rule stylize:
         content="results/prepared/content/{content}.png",
         style="results/prepared/style/{style}.png",
     output:
-        image="results/transfer/{content}/{style}/fast/image.png",
+        image=report(
+            "results/transfer/{content}/{style}/fast/image.png",
+            caption="../report/full_size.rst",
+            category="Full-size images",
+            subcategory="{content}",
+            labels={"style": "{style}", "set": "fast"},
+        ),
         metrics="results/transfer/{content}/{style}/fast/metrics.json",
     log:
         "logs/transfer/{content}/{style}/fast.log",

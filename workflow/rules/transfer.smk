@@ -4,7 +4,13 @@ rule transfer:
         style="results/prepared/style/{style}.png",
         decoders=warm_start_decoders,  # init: arbitrary starts from the decoders' result
     output:
-        image="results/transfer/{content}/{style}/{params}/image.png",
+        image=report(
+            "results/transfer/{content}/{style}/{params}/image.png",
+            caption="../report/full_size.rst",
+            category="Full-size images",
+            subcategory="{content}",
+            labels={"style": "{style}", "set": "{params}"},
+        ),
         metrics="results/transfer/{content}/{style}/{params}/metrics.json",
     log:
         "logs/transfer/{content}/{style}/{params}.log",
