@@ -1,15 +1,16 @@
 """Feed-forward networks at any size: tiles with thumbnail instance normalisation (issue 20).
 
-    python bench/bench_fast_tiled.py [--only memory seams] [--tile 1024] [--thumbnail 1024]
+    python bench/bench_fast_tiled.py [--only memory seams] [--tile 1024] [--thumbnail 2048]
 
 * memory: ``nst stylize`` with the shipped ``brushstrokes`` network on the astronaut photo
   enlarged to 2048, 4096, 8192 px square and 12000 x 8000 px, in tiles of ``--tile`` px, and
   whole where that fits: the process's peak memory and the seconds per megapixel (median of 2
   after a warm-up at the same size), each in a process of its own.
-* seams: at 2048 px, the tiled output (default thumbnail) against the whole-image output: the
-  mean absolute difference in levels of 255, and its profile by distance to the nearest tile
-  border (a seam would show as a peak at distance 0); crops across a border at 100 % are written
-  to ``build/bench_fast_tiled/``.
+* seams: the tiled output (default thumbnail) against the whole-image output at 2048 px (the
+  astronaut enlarged, and a 1920 x 1080 photograph) and 4096 px (the photograph): the mean
+  absolute difference in levels of 255, and its profile by distance to the nearest tile border
+  (a seam would show as a peak at distance 0); crops across a border at 100 % (whole left,
+  tiles right) are written to ``build/bench_fast_tiled/``.
 
 Results go to ``bench/results/fast_tiled.json`` and ``fast_tiled.md``. Run alone.
 """
@@ -96,47 +97,70 @@ def bench_memory(tile, thumbnail) -> list[dict]:
     return rows
 
 
-def bench_seams(tile, thumbnail) -> dict:
+# a photograph near its own resolution (1920 x 1080, from the training corpus of the universal
+# decoders, never seen by the per-style networks) beside the 512 px astronaut enlarged 4-8x
+NATIVE = ROOT / "data/corpus/photos/erase-heron.webp"
+
+
+def seam_image(name: str, side: int) -> np.ndarray:
+    from nst import images
+
+    if name == "astronaut":
+        return enlarged((side, side))
+    return images.resize_longest(images.load_image(NATIVE), side)
+
+
+def bench_seams(tile, thumbnail) -> list[dict]:
+    """Tiled against whole at 2048 px (the thumbnail the image itself: the tiling alone) and
+    4096 px (the thumbnail at half the side: its statistics' own effect)."""
     from nst import images
     from nst.feedforward import tiled
     from nst.feedforward.inference import stylize
     from nst.feedforward.network import load_transformer
 
     net = load_transformer(MODEL)
-    image = enlarged((2048, 2048))
-    whole = stylize(net, image, tile=10**6).astype(np.float32)
-    parts = stylize(net, image, tile=tile, thumbnail=thumbnail).astype(np.float32)
-    diff = np.abs(whole - parts).mean(axis=-1)
-    # distance of every pixel to the nearest tile border (inside the image)
-    borders_y, borders_x = set(), set()
-    for (y0, y1, x0, x1), _padded in tiled.tile_boxes((2048, 2048), tile):
-        borders_y.update({y0, y1})
-        borders_x.update({x0, x1})
-    borders_y -= {0, 2048}
-    borders_x -= {0, 2048}
-    yy, xx = np.mgrid[0:2048, 0:2048]
-    dist = np.full((2048, 2048), 10**6)
-    for b in borders_y:
-        dist = np.minimum(dist, np.abs(yy - b + 0.5).astype(int))
-    for b in borders_x:
-        dist = np.minimum(dist, np.abs(xx - b + 0.5).astype(int))
-    profile = {d: round(float(diff[dist == d].mean()), 3) for d in (0, 1, 2, 4, 8, 16, 32, 64)}
-    inside = round(float(diff[dist > 64].mean()), 3)
-    OUT.mkdir(parents=True, exist_ok=True)
-    if borders_x:
-        b = min(borders_x)
-        crop = (slice(900, 1156), slice(b - 128, b + 128))
-        images.save_image(
-            np.concatenate([whole[crop], parts[crop]], axis=1).astype(np.uint8),
-            OUT / "border_crop_whole_vs_tiles.png",
-        )
-    return {
-        "tile": tile,
-        "thumbnail": thumbnail,
-        "mean_abs_difference": round(float(diff.mean()), 3),
-        "profile_by_distance_to_border": profile,
-        "inside_tiles": inside,
-    }
+    rows = []
+    for name, side in (("astronaut", 2048), ("heron", 2048), ("heron", 4096)):
+        image = seam_image(name, side)
+        h, w = image.shape[:2]
+        whole = stylize(net, image, tile=10**6).astype(np.float32)
+        parts = stylize(net, image, tile=tile, thumbnail=thumbnail).astype(np.float32)
+        diff = np.abs(whole - parts).mean(axis=-1)
+        # distance of every pixel to the nearest tile border (inside the image)
+        borders_y, borders_x = set(), set()
+        for (y0, y1, x0, x1), _padded in tiled.tile_boxes((h, w), tile):
+            borders_y.update({y0, y1})
+            borders_x.update({x0, x1})
+        borders_y -= {0, h}
+        borders_x -= {0, w}
+        yy, xx = np.mgrid[0:h, 0:w]
+        dist = np.full((h, w), 10**6)
+        for b in borders_y:
+            dist = np.minimum(dist, np.abs(yy - b + 0.5).astype(int))
+        for b in borders_x:
+            dist = np.minimum(dist, np.abs(xx - b + 0.5).astype(int))
+        profile = {d: round(float(diff[dist == d].mean()), 3) for d in (0, 1, 2, 4, 8, 16, 32, 64)}
+        OUT.mkdir(parents=True, exist_ok=True)
+        if borders_x:
+            b = min(borders_x)
+            y = h // 2 - 128
+            crop = (slice(y, y + 256), slice(b - 128, b + 128))
+            images.save_image(
+                np.concatenate([whole[crop], parts[crop]], axis=1).clip(0, 255).astype(np.uint8),
+                OUT / f"border_crop_{name}_{side}.png",
+            )
+        row = {
+            "image": name,
+            "shape": [h, w],
+            "tile": tile,
+            "thumbnail": min(thumbnail, max(h, w)),
+            "mean_abs_difference": round(float(diff.mean()), 3),
+            "profile_by_distance_to_border": profile,
+            "inside_tiles": round(float(diff[dist > 64].mean()), 3),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
 
 
 def markdown(result) -> str:
@@ -157,15 +181,21 @@ def markdown(result) -> str:
                 )
         lines.append("")
     if "seams" in result:
-        s = result["seams"]
         lines += [
-            f"At 2048 px, tiles of {s['tile']} px with the statistics of a {s['thumbnail']} px "
-            f"thumbnail against the whole image: mean difference {s['mean_abs_difference']} "
-            f"levels of 255; inside the tiles (> 64 px from a border) {s['inside_tiles']}; by "
-            "distance to the nearest border (px: levels): "
-            + ", ".join(f"{d}: {v}" for d, v in s["profile_by_distance_to_border"].items()),
+            "Tiled against whole (mean absolute difference, levels of 255; by distance to the "
+            "nearest tile border in px; inside the tiles is > 64 px from a border):",
             "",
+            "| image | output | tile | thumbnail | mean | inside tiles | border profile |",
+            "|---|---|---|---|---|---|---|",
         ]
+        for r in result["seams"]:
+            profile = ", ".join(f"{d}: {v}" for d, v in r["profile_by_distance_to_border"].items())
+            lines.append(
+                f"| {r['image']} | {r['shape'][1]}x{r['shape'][0]} | {r['tile']} | "
+                f"{r['thumbnail']} | {r['mean_abs_difference']} | {r['inside_tiles']} | "
+                f"{profile} |"
+            )
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -173,7 +203,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="+", choices=("memory", "seams"))
     ap.add_argument("--tile", type=int, default=1024)
-    ap.add_argument("--thumbnail", type=int, default=1024)
+    ap.add_argument("--thumbnail", type=int, default=2048)
     ap.add_argument("--child")
     ap.add_argument("--out", default=str(ROOT / "bench/results/fast_tiled"))
     args = ap.parse_args(argv)
@@ -187,7 +217,6 @@ def main(argv=None):
     result["machine"] = platform.platform()
     if "seams" in parts:
         result["seams"] = bench_seams(args.tile, args.thumbnail)
-        print(json.dumps(result["seams"]), flush=True)
     if "memory" in parts:
         result["memory"] = bench_memory(args.tile, args.thumbnail)
     write_json(args.out + ".json", result)

@@ -284,6 +284,28 @@ def test_tiles_with_the_whole_images_statistics_give_the_whole_image(transformer
     assert np.abs(small - whole).mean() < np.abs(whole - whole.mean()).mean()
 
 
+def test_thumbnail_statistics_are_each_normalisation_layers_input_moments(transformer):
+    """The statistics one recording pass gathers are the moments of every normalisation
+    layer's input in the network run on the thumbnail."""
+    import keras
+    import tensorflow as tf
+
+    from nst.feedforward import tiled as fft
+
+    model, _path = transformer
+    x = images.resize(make_content().astype(np.float32), (120, 160))
+    probe = keras.Model(model.input, [layer.input for layer in fft.norm_layers(model)])
+    inputs = probe(tf.constant(x[None]), training=False)
+    stats = fft.thumbnail_statistics(model, x, 400)
+    assert len(stats) == len(inputs) >= 10
+    for (mean, var), t in zip(stats, inputs, strict=True):
+        want_m, want_v = tf.nn.moments(t, axes=(1, 2), keepdims=True)
+        np.testing.assert_allclose(mean, want_m.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(var, want_v.numpy(), rtol=1e-3, atol=1e-4)
+    other = fft.thumbnail_statistics(model, x[::-1, ::2], 400)  # the variables are refilled
+    assert not np.allclose(other[0][0], stats[0][0])
+
+
 def test_stylize_command_goes_in_tiles_and_records_them(transformer, sample_images, tmp_path):
     from nst.cli.main import main
 

@@ -50,6 +50,9 @@ class InstanceNormalization(keras.layers.Layer):
         # (mean, variance) variables that replace the image's own statistics: tiles of a large
         # image normalised with the whole (thumbnail's) statistics (nst.feedforward.tiled)
         self.fixed = None
+        # (mean, variance) variables this layer writes its own statistics into as it runs: the
+        # thumbnail's statistics gathered in one ordinary forward pass (nst.feedforward.tiled)
+        self.record = None
 
     def build(self, shape):
         channels = shape[-1]
@@ -62,6 +65,9 @@ class InstanceNormalization(keras.layers.Layer):
             mean, var = ops.moments(x32, axes=(1, 2), keepdims=True)
         else:
             mean, var = self.fixed
+        if self.record is not None:
+            self.record[0].assign(mean)
+            self.record[1].assign(var)
         gamma = ops.cast(self.gamma, "float32")
         beta = ops.cast(self.beta, "float32")
         y = (x32 - mean) * ops.rsqrt(var + self.epsilon) * gamma + beta

@@ -29,7 +29,9 @@ from nst.feedforward.network import InstanceNormalization
 HALO = 64  # context pixels per side (a multiple of 4, the network's total stride)
 ALIGN = 4
 DEFAULT_TILE = 1024
-DEFAULT_THUMBNAIL = 1024
+DEFAULT_THUMBNAIL = (
+    2048  # the statistics at 2048 px: exact up to there (bench/results/fast_tiled.md)
+)
 # peak bytes per pixel of one whole-image forward pass: the shipped width-16 networks measured
 # 0.9 / 2.1 GiB for one 1024 / 2048 px image (docs/fast.md), about 410 bytes per pixel; a third
 # more for wider ones. The whole image goes in tiles when it would pass the budget.
@@ -51,24 +53,38 @@ def _pad4(arr: np.ndarray) -> np.ndarray:
 def thumbnail_statistics(model, image: np.ndarray, thumbnail: int = DEFAULT_THUMBNAIL) -> list:
     """Every instance-normalisation layer's (mean, variance), shape (1, 1, 1, C) each, of the
     network run on ``image`` resized to ``thumbnail`` px on its longest side (no larger than
-    the image)."""
-    import keras
+    the image). One ordinary forward pass in which each layer writes its statistics into a
+    variable as it goes, so its peak memory is a plain pass's."""
     import tensorflow as tf
 
     arr = np.asarray(image, np.float32)
     if max(arr.shape[:2]) > thumbnail:
         arr = images.resize_longest(arr, thumbnail)
+    layers = norm_layers(model)
     if model not in _STATS:
-        probe = keras.Model(model.input, [layer.input for layer in norm_layers(model)])
-        _STATS[model] = tf.function(
-            lambda x: [
-                tf.nn.moments(tf.cast(t, tf.float32), axes=(1, 2), keepdims=True)
-                for t in probe(x, training=False)
-            ],
-            input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32)],
-            autograph=False,
-        )
-    return [(m.numpy(), v.numpy()) for m, v in _STATS[model](tf.constant(_pad4(arr)[None]))]
+        variables = [
+            (
+                tf.Variable(tf.zeros((1, 1, 1, layer.gamma.shape[0])), trainable=False),
+                tf.Variable(tf.ones((1, 1, 1, layer.gamma.shape[0])), trainable=False),
+            )
+            for layer in layers
+        ]
+        for layer, pair in zip(layers, variables, strict=True):
+            layer.record = pair
+        try:
+            forward = tf.function(
+                lambda x: model(x, training=False)[0, 0, 0],
+                input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32)],
+                autograph=False,
+            )
+            forward.get_concrete_function()  # traced now, while the layers record
+        finally:
+            for layer in layers:
+                layer.record = None
+        _STATS[model] = (variables, forward)
+    variables, forward = _STATS[model]
+    forward(tf.constant(_pad4(arr)[None]))
+    return [(m.numpy(), v.numpy()) for m, v in variables]
 
 
 @contextlib.contextmanager
