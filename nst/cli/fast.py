@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nst.cli.options import (
     add_loss_options,
     add_train_options,
     positive_int,
     resumable_training,
 )
+from nst.errors import SettingsError
 from nst.runtime import import_tensorflow
 from nst.settings import (
     FEEDFORWARD_DEFAULTS,
@@ -21,11 +24,34 @@ from nst.settings import (
 def cmd_train_style(args) -> int:
     settings = TransferSettings(**{k: getattr(args, k) for k in LOSS_FIELDS})
     train = TrainSettings(**{k: getattr(args, k) for k in TRAIN_FIELDS})
+    if args.init is not None and not Path(args.init).is_file():
+        raise SettingsError(f"--init {args.init} does not exist; give a .keras network.")
+    clips = []
+    if args.video:  # decoded (and checked) before TensorFlow starts
+        from nst.video.clips import read_video
+
+        clips = [
+            read_video(v, max_frames=args.video_frames, size=args.video_size) for v in args.video
+        ]
     import_tensorflow(lean=True)
     from nst.feedforward.train import train_files
 
+    pairs = None
+    if clips:
+        from nst.video.pairs import FramePairs
+
+        pairs = FramePairs(clips, train.train_size, settings.seed)
     return resumable_training(
-        lambda: train_files(args.style, args.content, args.output, args.metrics, settings, train),
+        lambda: train_files(
+            args.style,
+            args.content,
+            args.output,
+            args.metrics,
+            settings,
+            train,
+            pairs=pairs,
+            init=args.init,
+        ),
         args.output,
     )
 
@@ -63,6 +89,26 @@ def add_commands(sub) -> None:
         help="content images, or folders of them, to train on",
     )
     p.add_argument("--metrics", metavar="JSON", help="write the training record here")
+    p.add_argument(
+        "--video",
+        nargs="+",
+        metavar="DIR_OR_FILE",
+        help="videos (or folders of frames) whose consecutive frames, with their flow, train "
+        "the network to be stable in time (the temporal term, --temporal-weight)",
+    )
+    p.add_argument(
+        "--video-size",
+        type=positive_int,
+        default=256,
+        metavar="N",
+        help="longest side the videos are decoded at (default %(default)s)",
+    )
+    p.add_argument("--video-frames", type=positive_int, metavar="N", help="at most N per video")
+    p.add_argument(
+        "--init",
+        metavar="MODEL.keras",
+        help="start from this network's weights (same --width): fine-tune it, e.g. on --video",
+    )
     add_loss_options(p, FEEDFORWARD_DEFAULTS)
     add_train_options(p)
     p.set_defaults(func=cmd_train_style)
@@ -89,7 +135,7 @@ def add_commands(sub) -> None:
         "--thumbnail",
         type=positive_int,
         metavar="N",
-        help="tiles are normalised with the statistics of the image at N px (default 1024)",
+        help="tiles are normalised with the statistics of the image at N px (default 2048)",
     )
     p.add_argument("--max-memory", type=float, metavar="GIB", help="memory the run may use")
     p.set_defaults(func=cmd_stylize)

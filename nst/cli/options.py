@@ -184,6 +184,12 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--style-size", type=positive_int, metavar="N", help="style's longest side (train size)"
     )
+    g.add_argument(
+        "--temporal-weight",
+        type=float,
+        default=t.temporal_weight,
+        help="with --video: weight of the temporal term (default %(default)g)",
+    )
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--precision", choices=PRECISIONS, default=d.precision)
     g.add_argument("--threads", type=int, default=d.threads, help="0: TensorFlow's default")

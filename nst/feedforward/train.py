@@ -31,6 +31,7 @@ from nst.errors import NSTError, SettingsError
 from nst.feedforward import checkpoint as ckpt_files
 from nst.feedforward.data import CropSampler, collect_images
 from nst.feedforward.network import FORMAT_VERSION, build_transformer, model_info
+from nst.feedforward.temporal import make_temporal_step
 from nst.loss.methods import LossLayers
 from nst.loss.objective import BatchObjective, StyleLoss
 from nst.net.features import WeightsInfo, feature_extractor
@@ -114,6 +115,20 @@ def _network_and_optimizer(settings, train: TrainSettings, info: dict, policy: s
     return model, optimizer
 
 
+def _start_from(model, path) -> None:
+    """Copy the weights of the network in ``path`` into ``model`` (the same architecture)."""
+    from nst.feedforward.network import load_transformer
+
+    source = load_transformer(path)
+    shapes = [tuple(w.shape) for w in source.get_weights()]
+    if shapes != [tuple(w.shape) for w in model.get_weights()]:
+        raise SettingsError(
+            f"cannot start from {path}: it is a network of another width or layout; give "
+            "--width as it was trained (nst stylize --help shows it in the record)."
+        )
+    model.set_weights(source.get_weights())
+
+
 def _as_float32(model, train: TrainSettings, info: dict, policy: str):
     """A network trained in reduced precision as a float32 one (it stylises so anywhere)."""
     if policy == "float32":
@@ -150,7 +165,9 @@ class _Progress:
         if every and (step % every == 0 or step in (1, steps)):
             self.log(
                 f"step {step}/{steps}  loss {row['total']:.4g} (content "
-                f"{row['content']:.4g}, style {row['style']:.4g}, tv {row['tv']:.4g})  "
+                f"{row['content']:.4g}, style {row['style']:.4g}, tv {row['tv']:.4g}"
+                + (f", temporal {row['temporal']:.4g}" if "temporal" in row else "")
+                + ")  "
                 f"{rate:.2f} steps/s  ETA {runtime.clock((steps - step) / max(rate, 1e-9))}"
             )
 
@@ -170,12 +187,17 @@ def train_transformer(
     *,
     checkpoint: str | os.PathLike | None = None,
     info: dict | None = None,
+    pairs=None,
+    init: str | os.PathLike | None = None,
     log: Callable[[str], None] = runtime.log,
 ) -> TrainResult:
     """Train a transformation network for ``style`` on crops of ``contents`` (RGB arrays).
 
     ``checkpoint``: where to save and resume (None: no checkpoints). ``info`` is stored in the
-    model next to the settings (the files' provenance).
+    model next to the settings (the files' provenance). ``pairs``: consecutive video frames
+    (:class:`nst.video.pairs.FramePairs`) added to every step with the temporal term
+    (:mod:`nst.feedforward.temporal`) at ``train.temporal_weight``. ``init``: a network file
+    of the same width to start from (fine-tuning, e.g. a shipped network on video pairs).
     """
     import tensorflow as tf
 
@@ -201,6 +223,8 @@ def train_transformer(
         "train": {k: v for k, v in train.to_dict().items() if k not in ckpt_files.RESUMABLE},
         "weights_sha256": extractor.weights.sha256,
         "data_sha256": ckpt_files.data_digest(style, contents),
+        "pairs_sha256": pairs.digest() if pairs is not None else None,
+        "init_sha256": file_digest(init) if init is not None else None,
     }
     identity = json.loads(json.dumps(identity))
     info = {
@@ -213,6 +237,8 @@ def train_transformer(
     }
     policy = _build_policy()
     model, optimizer = _network_and_optimizer(settings, train, info, policy)
+    if init is not None:
+        _start_from(model, init)
 
     ckpt = Path(checkpoint) if checkpoint is not None else None
     start, history, seconds_before = 0, [], 0.0
@@ -220,9 +246,29 @@ def train_transformer(
         restored = ckpt_files.restore_checkpoint(ckpt, model, optimizer, identity, train.steps, log)
         if restored:
             start, history, seconds_before = restored
-    step_fn = make_train_step(
-        model, objective, optimizer, (train.batch_size, train.train_size, train.train_size, 3)
-    )
+    batch_shape = (train.batch_size, train.train_size, train.train_size, 3)
+    if pairs is None:
+        step_fn = make_train_step(model, objective, optimizer, batch_shape)
+
+        def run_step(step):
+            return step_fn(tf.constant(sampler.batch(step)))
+    else:
+        if pairs.size != train.train_size:
+            raise SettingsError(
+                f"the video pairs are {pairs.size} px crops, the training {train.train_size} px."
+            )
+        step_fn = make_temporal_step(
+            model,
+            objective,
+            optimizer,
+            batch_shape,
+            (pairs.pairs, train.train_size, train.train_size, 3),
+            float(train.temporal_weight),
+        )
+
+        def run_step(step):
+            return step_fn(tf.constant(sampler.batch(step)), *map(tf.constant, pairs.batch(step)))
+
     if start == 0:
         log(
             f"training a width-{train.width} network ({model.count_params():,} parameters) for "
@@ -232,7 +278,7 @@ def train_transformer(
     with runtime.progress(train.steps, "train-style", "step", initial=start) as bar:
         progress = _Progress(train, start, log, bar)
         for step in range(start + 1, train.steps + 1):
-            values = step_fn(tf.constant(sampler.batch(step)))
+            values = run_step(step)
             row = {"step": step, **{k: float(v) for k, v in values.items()}}
             history.append(row)
             progress.step(step, row)
@@ -270,6 +316,8 @@ def train_files(
     settings: TransferSettings | None = None,
     train: TrainSettings | None = None,
     *,
+    pairs=None,
+    init: str | os.PathLike | None = None,
     log: Callable[[str], None] = runtime.log,
     **overrides,
 ) -> dict:
@@ -302,6 +350,8 @@ def train_files(
         train_settings,
         checkpoint=ckpt,
         info={"style": {k: style_record[k] for k in ("path", "sha256")}},
+        pairs=pairs,
+        init=init,
         log=log,
     )
     with atomic_path(output) as tmp:
@@ -321,6 +371,10 @@ def train_files(
             "format_version": FORMAT_VERSION,
             "parameters": int(result.model.count_params()),
         },
+        init=None if init is None else {"path": str(init), "sha256": file_digest(init)},
+        videos=None
+        if pairs is None
+        else {"sources": pairs.sources, "pairs": pairs.count(), "sha256": pairs.digest()},
         steps=len(history),
         resumed_from=result.resumed_from,
         initial_loss=loss_terms(history[0]),
