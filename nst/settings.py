@@ -247,6 +247,7 @@ class TrainSettings:
     checkpoint_every: int = 100  # steps; 0: no checkpoints
     print_every: int = 10  # steps; 0: quiet
     style_size: int | None = None  # longest side of the style image; None: train_size
+    temporal_weight: float = 1.0  # of the temporal term, when training on video pairs
 
     def __post_init__(self) -> None:
         self.validate()
@@ -272,6 +273,8 @@ class TrainSettings:
             whole(name, 0)
         if self.style_size is not None:
             whole("style_size", 32)
+        if not float(self.temporal_weight) >= 0:
+            raise SettingsError("temporal-weight must be zero or positive.")
         if self.train_size % 4:
             raise SettingsError(
                 f"train-size {self.train_size} is not a multiple of 4 (the network halves it "
@@ -392,6 +395,9 @@ class DecoderSettings:
 # A frame whose consistency with its predecessor is this low (share of reliable pixels) starts a
 # new shot: it is stylised from its own content instead of the warped previous frame.
 CUT_THRESHOLD = 0.4
+# Feed-forward video: the share of the warped previous output blended into a frame where the
+# flow is reliable (nst.video.feedforward); 0 is the network frame by frame.
+BLEND = 0.6
 
 
 @dataclass
@@ -403,8 +409,11 @@ class VideoOptions:
     first_iterations: int | None = None  # None: twice the settings' iterations
     warm_start: bool = True  # False (with weight 0): plain frame-by-frame transfer
     cut_threshold: float = CUT_THRESHOLD
+    blend: float = BLEND  # feed-forward video only
 
     def __post_init__(self) -> None:
+        if not 0 <= float(self.blend) < 1:
+            raise SettingsError(f"blend must be in [0, 1), not {self.blend!r}.")
         if isinstance(self.temporal_frames, str):
             self.temporal_frames = tuple(
                 int(v) for v in self.temporal_frames.replace(",", " ").split()

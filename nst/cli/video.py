@@ -44,6 +44,23 @@ def add_commands(sub) -> None:
     g.add_argument(
         "--first-iterations", type=int, metavar="N", help="first frame (default 2 x iterations)"
     )
+    f = p.add_argument_group("feed-forward (a network per frame instead of optimisation)")
+    f.add_argument(
+        "--feed-forward",
+        metavar="MODEL.keras|arbitrary",
+        help="stylise each frame with this per-style network (nst train-style), or 'arbitrary' "
+        "for the universal decoders with the given style; made consistent with the flow",
+    )
+    f.add_argument(
+        "--blend",
+        type=float,
+        default=d.blend,
+        help="share of the warped previous output kept where the flow is reliable; default "
+        "%(default)g (0: the network frame by frame)",
+    )
+    f.add_argument(
+        "--alpha", type=float, default=1.0, help="style strength of 'arbitrary' (default 1)"
+    )
     g.add_argument("--fps", type=float, help="resample to this frame rate")
     g.add_argument("--start", type=float, default=0.0, help="seconds into the video")
     g.add_argument("--duration", type=float, help="seconds of video to stylise")
@@ -61,9 +78,21 @@ def cmd_video(args) -> int:
         temporal_weight=args.temporal_weight,
         temporal_frames=args.temporal_frames,
         first_iterations=args.first_iterations,
+        blend=args.blend,
     )
     if Path(args.output).suffix.lower() != ".mp4":
         raise SettingsError(f"output {args.output} must end in .mp4 (H.264 video).")
+    network = args.feed_forward
+    if network is not None and network != "arbitrary" and not Path(network).is_file():
+        raise SettingsError(
+            f"network {network} does not exist; give a .keras file from nst train-style, or "
+            "'arbitrary' for the universal decoders."
+        )
+    universal_options = None
+    if network == "arbitrary":
+        from nst.universal.model import UniversalOptions
+
+        universal_options = UniversalOptions(alpha=args.alpha, size=None)
     clip = read_video(
         args.input,
         start=args.start,
@@ -73,6 +102,23 @@ def cmd_video(args) -> int:
         size=settings.size,
     )
     import_tensorflow(lean=True)  # after the checks: a bad input fails without TensorFlow
+    if network is not None:
+        from nst.video.feedforward import network_video
+
+        network_video(
+            clip,
+            network,
+            args.styles,
+            args.output,
+            args.metrics,
+            options,
+            preview=args.preview,
+            frames_dir=args.frames,
+            decoders=args.decoders,
+            model=settings.model,
+            universal_options=universal_options,
+        )
+        return 0
     from nst.video.temporal import video_transfer
 
     video_transfer(

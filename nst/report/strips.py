@@ -47,7 +47,7 @@ def strip_sheet(
         lines = [f"{style} / {vset}", *([labels[vset]] if labels.get(vset) else [])]
         lines += [
             f"warping error {record['warping_error']['output']:.4f}",
-            f"style loss {record['style_loss']['mean']:.3g}, "
+            f"style distance {record['quality']['style_distance']:.3f}, "
             f"{record['timings']['total_seconds']:.0f} s",
         ]
         rows.append((lines, _frames(path)))

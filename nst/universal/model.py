@@ -146,14 +146,34 @@ class Universal:
         feats = self._style_encode(tf.constant(np.asarray(style, np.float32)[None]))
         return {v: FeatureStats.of(np.asarray(feats[level_layer(v)])[0]) for v in self.decoders}
 
+    def prepare_styles(
+        self, styles: Sequence[np.ndarray], options: UniversalOptions, content: np.ndarray
+    ) -> list[dict[int, FeatureStats]]:
+        """Every style's statistics per level for ``content`` (at its output size): the
+        styles at ``style_size`` (default the content's longest side), histogram-matched to
+        the content with ``preserve_color: histogram``."""
+        side = options.style_size or max(content.shape[:2])
+        out = []
+        for style in styles:
+            s = images.resize_longest(np.asarray(style, np.float32), side)
+            if options.preserve_color == "histogram":
+                s = color.match_color_histogram(s, content)
+            out.append(self.style_stats(s))
+        return out
+
     def stylize(
         self,
         content: np.ndarray,
         styles: Sequence[np.ndarray],
         options: UniversalOptions | None = None,
         masks: Sequence[np.ndarray | None] | None = None,
+        *,
+        prepared: list | None = None,
     ) -> np.ndarray:
-        """The content (RGB in [0, 255]) in the styles; uint8 RGB at ``options.size``."""
+        """The content (RGB in [0, 255]) in the styles; uint8 RGB at ``options.size``.
+
+        ``prepared``: the styles' statistics from :meth:`prepare_styles` for a content of this
+        size (the frames of a video share them)."""
         import tensorflow as tf
 
         o = options or UniversalOptions()
@@ -171,14 +191,7 @@ class Universal:
         if o.size is not None:
             arr = images.resize_longest(arr, o.size)
         h, w = arr.shape[:2]
-        side = o.style_size or max(h, w)
-        prepared = []
-        for style in styles:
-            s = images.resize_longest(np.asarray(style, np.float32), side)
-            if o.preserve_color == "histogram":
-                s = color.match_color_histogram(s, arr)
-            prepared.append(s)
-        stats = [self.style_stats(s) for s in prepared]
+        stats = prepared if prepared is not None else self.prepare_styles(styles, o, arr)
         step = 2 ** (max(o.levels) - 1)
         image = np.pad(arr, ((0, -h % step), (0, -w % step), (0, 0)), mode="reflect")
         full = image.shape[:2]
