@@ -284,6 +284,15 @@ def video_transfer_job(
 ) -> None:  # fmt: skip
     """One video x style x set; a GPU job first takes its own GPU slot, as transfer_job does."""
     with on_device(f"video {clip} x {', '.join(map(str, styles))}", gpus, gpu, lock_dir):
+        network = video_set.get("network")
+        if network is not None:  # a network per frame, blended along the flow
+            from nst.video.feedforward import network_to_file
+
+            network_to_file(
+                clip, flows, list(styles), frames, metrics, network, video_set["options"],
+                settings=video_set["settings"],
+            )  # fmt: skip
+            return
         from nst.video.temporal import stylize_to_file
 
         stylize_to_file(

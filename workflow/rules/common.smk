@@ -229,7 +229,7 @@ arbitrary.check(config, SETS, VIDEO_SETS)
 VIDEO_LABELS = {
     name: grid.describe(v)
     for name, v in grid.differing_values(
-        {n: {**s["settings"], **s["options"]} for n, s in VIDEO_SETS.items()}
+        {n: video.label_values(s) for n, s in VIDEO_SETS.items()}
     ).items()
 }
 
@@ -255,6 +255,9 @@ def video_runs(video=None):
     """(style, set) of every video transfer of one video; (video, style, set) without one."""
     names = grid.select(dataset_files("video"), config["videos"], "video")
     chosen = grid.select(dataset_files("style"), VIDEO["styles"], "style")
+    video.check_networks(
+        VIDEO_SETS, chosen, fast_styles() + list(FAST.get("models") or {})
+    )
     keys = [(v, s, p) for v in names for s in chosen for p in VIDEO_SETS]
     if video is None:
         return keys
@@ -269,7 +272,15 @@ def video_set(wildcards):
     chosen = dict(VIDEO_SETS[wildcards.vset])
     settings = arbitrary.with_decoders(config, dict(chosen["settings"]))
     settings.setdefault("threads", TRANSFER["threads"])
-    return {"settings": settings, "options": chosen["options"]}
+    return {
+        "settings": settings,
+        "options": chosen["options"],
+        "network": video.network_job(config, chosen, wildcards.style),
+    }
+
+
+def video_network(wildcards):
+    return video.network_files(config, VIDEO_SETS[wildcards.vset], wildcards.style)
 
 
 def video_warm_start_decoders(wildcards):

@@ -41,6 +41,7 @@ rule video_transfer:
         flows="results/video/{video}/flow.npz",
         style="results/prepared/style/{style}.png",
         decoders=video_warm_start_decoders,  # init: arbitrary starts from the decoders' result
+        network=video_network,  # feed_forward: the style's fast network or the decoders
     output:
         frames="results/video/{video}/{style}/{vset}/frames.npz",
         metrics="results/video/{video}/{style}/{vset}/metrics.json",
