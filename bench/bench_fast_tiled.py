@@ -21,9 +21,7 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench import measure  # noqa: E402
 from nst.atomic import write_json, write_text  # noqa: E402
 
 MODEL = ROOT / "resources/models/brushstrokes.keras"
@@ -63,25 +62,21 @@ def child(shape, tile, thumbnail) -> dict:
         times.append(time.perf_counter() - t)
     seconds = statistics.median(times)
     megapixels = shape[0] * shape[1] / 1e6
+    from nst.feedforward.inference import tile_for
+
     return {
         "shape": list(shape),
         "tile": tile,
+        "tiled": tile_for(tuple(shape), tile, None, thumbnail) is not None,
         "seconds": round(seconds, 2),
         "seconds_per_megapixel": round(seconds / megapixels, 3),
-        "peak_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB, 2),
+        "peak_gib": round(measure.peak_bytes() / GIB, 2),
     }
 
 
 def run_child(shape, tile, thumbnail) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps([list(shape), tile, thumbnail])],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["failed (killed?)"]
-        return {"shape": list(shape), "tile": tile, "error": tail[0]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    failed = {"shape": list(shape), "tile": tile}
+    return measure.run_child(__file__, [list(shape), tile, thumbnail], failed)
 
 
 def bench_memory(tile, thumbnail) -> list[dict]:
@@ -91,7 +86,7 @@ def bench_memory(tile, thumbnail) -> list[dict]:
             if t != tile and shape[0] * shape[1] > 4096 * 4096:
                 continue  # whole passes above 16 MP do not fit 24 GiB
             row = run_child(shape, t, thumbnail)
-            row["evaluation"] = "tiles" if t == tile else "whole"
+            row["evaluation"] = "tiles" if row.get("tiled") else "whole"
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
@@ -111,8 +106,10 @@ def seam_image(name: str, side: int) -> np.ndarray:
 
 
 def bench_seams(tile, thumbnail) -> list[dict]:
-    """Tiled against whole at 2048 px (the thumbnail the image itself: the tiling alone) and
-    4096 px (the thumbnail at half the side: its statistics' own effect)."""
+    """Tiled against whole: at 2048 px with a 1024 px thumbnail (with the default 2048 px one
+    the image is its own thumbnail and nst stylises it whole), and at 4096 px with the default
+    thumbnail (half the side). The statistics of a smaller picture change the look evenly; a
+    seam would show as a peak in the border profile."""
     from nst import images
     from nst.feedforward import tiled
     from nst.feedforward.inference import stylize
@@ -120,11 +117,13 @@ def bench_seams(tile, thumbnail) -> list[dict]:
 
     net = load_transformer(MODEL)
     rows = []
-    for name, side in (("astronaut", 2048), ("heron", 2048), ("heron", 4096)):
+    cases = (("astronaut", 2048, 1024), ("heron", 2048, 1024), ("heron", 4096, thumbnail))
+    for name, side, thumb in cases:
         image = seam_image(name, side)
         h, w = image.shape[:2]
-        whole = stylize(net, image, tile=10**6).astype(np.float32)
-        parts = stylize(net, image, tile=tile, thumbnail=thumbnail).astype(np.float32)
+        whole = stylize(net, image, tile=10**6, thumbnail=10**6).astype(np.float32)
+        parts = tiled.stylize_tiled(net, image.astype(np.float32), tile, thumb)
+        parts = np.clip(np.round(parts), 0, 255)
         diff = np.abs(whole - parts).mean(axis=-1)
         # distance of every pixel to the nearest tile border (inside the image)
         borders_y, borders_x = set(), set()
@@ -147,13 +146,13 @@ def bench_seams(tile, thumbnail) -> list[dict]:
             crop = (slice(y, y + 256), slice(b - 128, b + 128))
             images.save_image(
                 np.concatenate([whole[crop], parts[crop]], axis=1).clip(0, 255).astype(np.uint8),
-                OUT / f"border_crop_{name}_{side}.png",
+                OUT / f"border_crop_{name}_{side}_thumbnail{thumb}.png",
             )
         row = {
             "image": name,
             "shape": [h, w],
             "tile": tile,
-            "thumbnail": min(thumbnail, max(h, w)),
+            "thumbnail": min(thumb, max(h, w)),
             "mean_abs_difference": round(float(diff.mean()), 3),
             "profile_by_distance_to_border": profile,
             "inside_tiles": round(float(diff[dist > 64].mean()), 3),

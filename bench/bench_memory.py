@@ -5,9 +5,10 @@
 * calibrate: the peak memory of one value-and-gradient evaluation of the whole image at 512 and
   1024 px (square), gatys and inetwork on ``vgg16-hed``, over the process before it (network
   built and traced at 64 px): bytes per pixel, the slope ``nst.engine.memory`` plans with.
-* tiled: ``nst.transfer`` (gatys, L-BFGS; Adam at 8192 px, where L-BFGS-B's own float64 vectors
-  alone pass 24 GiB) at 1024 and 2048 px whole, and at 2048, 4096 and 8192 px in tiles of a fixed
-  size: the process's peak memory, the seconds per iteration, and their ratios.
+* tiled: ``nst.transfer`` (gatys) at 2048 px whole and in tiles of a fixed size (L-BFGS,
+  ``--iterations``), and at 4096 and 8192 px in those tiles (one Adam iteration, one evaluation:
+  tens of minutes on 2 cores; L-BFGS's own float64 vectors are in the memory plan): the
+  process's peak memory, the seconds per iteration and evaluation, and their ratios.
 
 Every measurement runs in a process of its own (its peak is its own). Results go to
 ``bench/results/memory.json`` and ``memory.md``. Run alone: other CPU work distorts the times.
@@ -19,8 +20,6 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,16 +30,13 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench import measure  # noqa: E402
 from nst.atomic import write_json, write_text  # noqa: E402
 
 MODEL = "vgg16-hed"
 CONTENT = ROOT / "resources/images/content/astronaut.jpg"  # square: sizes are both sides
 STYLE = ROOT / "resources/images/style/brushstrokes.png"
 GIB = 2**30
-
-
-def peak_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def child_evaluate(method: str, size: int) -> dict:
@@ -63,9 +59,9 @@ def child_evaluate(method: str, size: int) -> dict:
         return float(values["total"]), tape.gradient(values["total"], x)
 
     evaluate(64)
-    base = peak_bytes()
+    base = measure.peak_bytes()
     evaluate(size)
-    return {"method": method, "size": size, "base": base, "peak": peak_bytes()}
+    return {"method": method, "size": size, "base": base, "peak": measure.peak_bytes()}
 
 
 def child_transfer(size: int, tile: int, iterations: int, optimizer: str) -> dict:
@@ -96,20 +92,13 @@ def child_transfer(size: int, tile: int, iterations: int, optimizer: str) -> dic
         "seconds_per_iteration": rec.timings["seconds_per_iteration"],
         "seconds_per_evaluation": rec.timings["seconds_per_evaluation"],
         "memory_plan": rec.scales[-1]["memory"],
-        "peak": peak_bytes(),
+        "peak": measure.peak_bytes(),
         "total_seconds": round(time.perf_counter() - t, 1),
     }
 
 
 def run_child(**kw) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(kw)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        return {**kw, "error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return measure.run_child(__file__, kw, kw)
 
 
 def calibrate() -> dict:
@@ -130,16 +119,17 @@ def calibrate() -> dict:
 
 
 def tiled(iterations: int, tile: int) -> list[dict]:
+    # one evaluation costs about 13 s per megapixel here (twice the tiles' area through the
+    # network, once back): at 4096 and 8192 px one Adam iteration (one evaluation) each
     runs = [
-        dict(size=1024, tile=0, optimizer="lbfgs"),
-        dict(size=2048, tile=0, optimizer="lbfgs"),
-        dict(size=2048, tile=tile, optimizer="lbfgs"),
-        dict(size=4096, tile=tile, optimizer="lbfgs"),
-        dict(size=8192, tile=tile, optimizer="adam"),
+        dict(size=2048, tile=0, optimizer="lbfgs", iterations=iterations),
+        dict(size=2048, tile=tile, optimizer="lbfgs", iterations=iterations),
+        dict(size=4096, tile=tile, optimizer="adam", iterations=1),
+        dict(size=8192, tile=tile, optimizer="adam", iterations=1),
     ]
     rows = []
     for r in runs:
-        out = run_child(kind="transfer", iterations=iterations, **r)
+        out = run_child(kind="transfer", **r)
         if "peak" in out:
             out["peak_gib"] = round(out["peak"] / GIB, 2)
         rows.append(out)

