@@ -307,12 +307,14 @@ def test_thumbnail_statistics_are_each_normalisation_layers_input_moments(transf
 
 
 def test_stylize_command_goes_in_tiles_and_records_them(transformer, sample_images, tmp_path):
+    """Tiles only when the thumbnail is smaller than the image: with the thumbnail the image
+    itself its statistics pass already is the whole image's output."""
     from nst.cli.main import main
 
     _model, path = transformer
     outs = {}
-    for tile in ("0", "48"):
-        out, metrics = tmp_path / f"out{tile}.png", tmp_path / f"m{tile}.json"
+    for tile, thumbnail, recorded in (("0", "512", None), ("48", "512", None), ("48", "64", 48)):
+        out, metrics = tmp_path / f"out{tile}_{thumbnail}.png", tmp_path / f"m{tile}.json"
         code = main(
             [
                 "stylize",
@@ -323,17 +325,21 @@ def test_stylize_command_goes_in_tiles_and_records_them(transformer, sample_imag
                 "--tile",
                 tile,
                 "--thumbnail",
-                "512",
+                thumbnail,
                 "--metrics",
                 str(metrics),
             ]
         )
         assert code == 0
-        outs[tile] = images.load_image(out)
+        outs[tile, thumbnail] = images.load_image(out)
         row = json.loads(metrics.read_text())["images"][0]
-        assert row["tile"] == (None if tile == "0" else 48)
-        assert row["halo"] == (None if tile == "0" else 64)
-    assert np.abs(outs["0"] - outs["48"]).max() <= 1  # uint8 rounding at most
+        assert row["tile"] == recorded
+        assert row["halo"] == (None if recorded is None else 64)
+        assert row["thumbnail"] == (None if recorded is None else int(thumbnail))
+    np.testing.assert_array_equal(outs["0", "512"], outs["48", "512"])
+    small = outs["48", "64"]  # a 64 px thumbnail's statistics: another look, same picture
+    assert small.shape == outs["0", "512"].shape
+    assert 0 < np.abs(small - outs["0", "512"]).mean() < 60
 
 
 def test_workflow_sizes_transfer_jobs_from_the_sets_size():

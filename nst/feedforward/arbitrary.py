@@ -15,7 +15,7 @@ from nst.atomic import write_json
 from nst.engine.record import run_record
 from nst.errors import SettingsError
 from nst.feedforward.data import collect_images
-from nst.feedforward.inference import output_paths
+from nst.feedforward.inference import output_paths, stylize_each
 from nst.images.masks import load_mask
 from nst.net.weights import file_digest
 from nst.settings import TransferSettings
@@ -70,28 +70,15 @@ def universal_files(
     warm = UniversalOptions(size=64, levels=o.levels)
     net.stylize(np.zeros((64, 64, 3), np.float32), [style_imgs[0]], warm)
     t_setup = time.perf_counter() - t0
-    rows = []
-    with runtime.progress(len(files), "arbitrary", "image") as bar:
-        for src, dst in zip(files, targets, strict=True):
-            content = images.load_image(src, what="content image")
-            t = time.perf_counter()
-            out = net.stylize(content, style_imgs, o, masks)
-            seconds = time.perf_counter() - t
-            images.save_image(out, dst)
-            figures = quality.measure(out, content, style_imgs)
-            rows.append(
-                {
-                    "input": str(src),
-                    "input_sha256": file_digest(src),
-                    "output": str(dst),
-                    "height": out.shape[0],
-                    "width": out.shape[1],
-                    "seconds": round(seconds, 4),
-                    "quality": figures,
-                }
-            )
-            log(f"{src} -> {dst}: {out.shape[1]}x{out.shape[0]} px in {seconds:.2f} s")
-            bar.update(1)
+    rows = stylize_each(
+        files,
+        targets,
+        lambda content: (net.stylize(content, style_imgs, o, masks), {}, ""),
+        lambda out, content: quality.measure(out, content, style_imgs),
+        "arbitrary",
+        "content image",
+        log,
+    )
     settings = {
         "alpha": o.alpha,
         "transform": o.transform,

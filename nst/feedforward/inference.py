@@ -38,19 +38,30 @@ def _forward(model):
     return _FORWARD[model]
 
 
-def tile_for(shape, tile: int = 0, max_memory: float | None = None) -> int | None:
-    """The tile an image of ``shape`` goes in (None: whole): ``tile`` when it is smaller than
-    the image; with 0, tiles of :data:`~nst.feedforward.tiled.DEFAULT_TILE` when a whole pass
-    would not fit ``max_memory`` GiB (default: most of the memory available)."""
+def tile_for(
+    shape, tile: int = 0, max_memory: float | None = None, thumbnail: int | None = None
+) -> int | None:
+    """The tile an image of ``shape`` goes in (None: whole).
+
+    None when a whole pass fits the memory and the image is no larger than the ``thumbnail``
+    (default :data:`~nst.feedforward.tiled.DEFAULT_THUMBNAIL`): the thumbnail would be the image
+    itself, and its statistics pass already is the whole image's output. Otherwise ``tile``
+    when it is smaller than the image; with 0, tiles of
+    :data:`~nst.feedforward.tiled.DEFAULT_TILE` when a whole pass would not fit ``max_memory``
+    GiB (default: most of the memory available).
+    """
     from nst.engine import memory
     from nst.feedforward import tiled
 
-    if tile:
-        return tile if tile < max(shape) else None
     budget = (
         max_memory * memory.GIB if max_memory else memory.AVAILABLE_SHARE * memory.available_bytes()
     )
-    if tiled.needs_tiles(shape, budget) and max(shape) > tiled.DEFAULT_TILE:
+    fits = not tiled.needs_tiles(shape, budget)
+    if fits and max(shape) <= (thumbnail or tiled.DEFAULT_THUMBNAIL):
+        return None
+    if tile:
+        return tile if tile < max(shape) else None
+    if not fits and max(shape) > tiled.DEFAULT_TILE:
         return tiled.DEFAULT_TILE
     return None
 
@@ -89,7 +100,7 @@ def stylize(
     if min(arr.shape[:2]) < images.MIN_SIDE:
         raise SettingsError(f"the image is smaller than {images.MIN_SIDE} px on a side.")
     h, w = arr.shape[:2]
-    chosen = tile_for((h, w), tile, max_memory)
+    chosen = tile_for((h, w), tile, max_memory, thumbnail)
     if chosen is not None:
         return images.to_uint8(
             tiled.stylize_tiled(model, arr, chosen, thumbnail or tiled.DEFAULT_THUMBNAIL)
@@ -143,6 +154,35 @@ def output_paths(inputs: Sequence, files: list[Path], output: Path) -> list[Path
     return targets
 
 
+def stylize_each(files, targets, run, figures, command: str, what: str, log) -> list[dict]:
+    """Every input file through ``run(content) -> (image, extra fields, note)`` into its target:
+    one row per image with its seconds and ``figures(image, content)`` (the loop ``nst
+    stylize`` and ``nst arbitrary`` share; a progress bar on a terminal)."""
+    rows = []
+    with runtime.progress(len(files), command, "image") as bar:
+        for src, dst in zip(files, targets, strict=True):
+            content = images.load_image(src, what=what)
+            t = time.perf_counter()
+            out, extra, note = run(content)
+            seconds = time.perf_counter() - t
+            images.save_image(out, dst)
+            rows.append(
+                {
+                    "input": str(src),
+                    "input_sha256": file_digest(src),
+                    "output": str(dst),
+                    "height": out.shape[0],
+                    "width": out.shape[1],
+                    "seconds": round(seconds, 4),
+                    **extra,
+                    "quality": figures(out, content),
+                }
+            )
+            log(f"{src} -> {dst}: {out.shape[1]}x{out.shape[0]} px{note} in {seconds:.2f} s")
+            bar.update(1)
+    return rows
+
+
 def stylize_files(
     model: str | os.PathLike,
     inputs: Sequence[str | os.PathLike],
@@ -185,48 +225,33 @@ def stylize_files(
     # image are the network's and not TensorFlow's one-off set-up
     stylize(net, np.zeros((images.MIN_SIDE, images.MIN_SIDE, 3), np.float32))
     t_setup = time.perf_counter() - t0
-    rows = []
-    with runtime.progress(len(files), "stylize", "image") as bar:  # on a terminal, folders
-        for src, dst in zip(files, targets, strict=True):
-            content = images.load_image(src, what="input image")
-            t = time.perf_counter()
-            at = (
-                content.shape[:2] if size is None else images.target_shape(*content.shape[:2], size)
-            )
-            chosen = tile_for(at, tile, max_memory)
-            out = stylize(
-                net, content, size, tile=chosen or 0, thumbnail=thumbnail, max_memory=max_memory
-            )
-            seconds = time.perf_counter() - t
-            images.save_image(out, dst)
-            if style_img is not None:
-                figures = quality.measure(out, content, [style_img])
-            else:
-                at_size = images.resize(content, out.shape[:2])
-                figures = {
-                    "content_ssim": round(quality.ssim(out, at_size), 4),
-                    "style_distance": None,
-                    "color_difference": round(quality.color_difference(out, at_size), 3),
-                    "palette_distance": None,
-                    "texture_distance": None,
-                }
-            rows.append(
-                {
-                    "input": str(src),
-                    "input_sha256": file_digest(src),
-                    "output": str(dst),
-                    "height": out.shape[0],
-                    "width": out.shape[1],
-                    "seconds": round(seconds, 4),
-                    "tile": chosen,
-                    "thumbnail": None if chosen is None else (thumbnail or DEFAULT_THUMBNAIL),
-                    "halo": None if chosen is None else HALO,
-                    "quality": figures,
-                }
-            )
-            how = "" if chosen is None else f" in tiles of {chosen} px"
-            log(f"{src} -> {dst}: {out.shape[1]}x{out.shape[0]} px{how} in {seconds:.2f} s")
-            bar.update(1)
+
+    def run(content):
+        at = content.shape[:2] if size is None else images.target_shape(*content.shape[:2], size)
+        chosen = tile_for(at, tile, max_memory, thumbnail)
+        out = stylize(
+            net, content, size, tile=chosen or 0, thumbnail=thumbnail, max_memory=max_memory
+        )
+        extra = {
+            "tile": chosen,
+            "thumbnail": None if chosen is None else (thumbnail or DEFAULT_THUMBNAIL),
+            "halo": None if chosen is None else HALO,
+        }
+        return out, extra, "" if chosen is None else f" in tiles of {chosen} px"
+
+    def figures(out, content):
+        if style_img is not None:
+            return quality.measure(out, content, [style_img])
+        at_size = images.resize(content, out.shape[:2])
+        return {
+            "content_ssim": round(quality.ssim(out, at_size), 4),
+            "style_distance": None,
+            "color_difference": round(quality.color_difference(out, at_size), 3),
+            "palette_distance": None,
+            "texture_distance": None,
+        }
+
+    rows = stylize_each(files, targets, run, figures, "stylize", "input image", log)
     record = run_record(
         {
             "model": str(model_path),
