@@ -337,33 +337,45 @@ def train_style_job(
         train_files(style, list(contents), model, metrics, **dict(settings))
 
 
-def fast_stylize_job(
-    model, content, style, image, metrics, *, size: int, loss_settings: dict, threads: int = 0,
-    gpus=0, gpu=0, lock_dir=".snakemake/gpu-slots",
+def network_cell_job(
+    label: str, content, style, image, metrics, loss, stylize_files, describe, *, gpus=0, gpu=0,
+    lock_dir=".snakemake/gpu-slots",
 ) -> None:  # fmt: skip
-    """Stylise one content with a style's fast network; the record is a run like the optimised
-    ones (quality figures, seconds, and the loss the optimisation's objective gives the output
-    under ``loss_settings``), so sheets, summary and plots take it as one more column."""
-    from nst.settings import TransferSettings
-
-    loss = TransferSettings.from_dict({**dict(loss_settings), "size": int(size)})
-    if threads and not loss.threads:
-        loss = loss.replace(threads=int(threads))
-    with on_device(f"stylize {content} with {model}", gpus, gpu, lock_dir):
+    """One cell of a network column (fast, arbitrary): ``stylize_files()`` writes the image and
+    returns its files-API record; the cell's record is a run like the optimised ones (quality
+    figures, seconds, and the loss the optimisation's objective gives the output under
+    ``loss``), so sheets, summary and plots take it as one more column. ``describe(run)`` gives
+    the record's settings and the network's own entries."""
+    with on_device(label, gpus, gpu, lock_dir):
         from nst import images
         from nst.atomic import write_json
         from nst.engine.driver import evaluate_loss
-        from nst.feedforward.inference import stylize_files
+        from nst.engine.record import loss_terms, run_record
         from nst.runtime import configure_runtime
 
         configure_runtime(loss)
         # both outputs are written atomically; Snakemake removes the image if this job fails
-        run = stylize_files(
-            model, [content], image, size=int(size), style=style, threads=loss.threads
-        )
+        run = stylize_files()
         out = images.load_image(image, what="stylised image")
         final = evaluate_loss(out, content, [style], loss)
-        record = fast_run_record(run, content, style, out.shape[:2], final, loss)
+        settings, entries = describe(run)
+        row = run["images"][0]
+        record = run_record(
+            settings,
+            **entries,
+            inputs={"content": str(content), "styles": [str(style)]},
+            output={"height": int(out.shape[0]), "width": int(out.shape[1])},
+            iterations=None,
+            final_loss=loss_terms(final),
+            loss_settings=loss.to_dict(),
+            quality=row["quality"],
+            timings={
+                "total_seconds": row["seconds"],
+                "stylize_seconds": row["seconds"],
+                "setup_seconds": run["timings"]["setup_seconds"],
+            },
+            versions=run["versions"],
+        )
         write_json(metrics, record)
     print(
         f"nst: {image}: {run['seconds_per_image']:.2f} s; loss {final['total']:.4g}; content "
@@ -373,36 +385,47 @@ def fast_stylize_job(
     )
 
 
-def fast_run_record(run: dict, content, style, shape, final: dict, loss) -> dict:
-    """A fast output's record in the shape of an optimised run's ``metrics.json``."""
-    from nst.engine.record import loss_terms, run_record
+def _cell_loss(loss_settings: dict, size, threads: int):
+    """The settings a network cell's loss is measured under (the optimised sets', at its size)."""
+    from nst.settings import TransferSettings
 
-    network = run["model"]
-    trained = network["info"]
-    row = run["images"][0]
-    return run_record(
-        {
+    loss = TransferSettings.from_dict({**dict(loss_settings), "size": int(size)})
+    return loss.replace(threads=int(threads)) if threads and not loss.threads else loss
+
+
+def fast_stylize_job(
+    model, content, style, image, metrics, *, size: int, loss_settings: dict, threads: int = 0,
+    gpus=0, gpu=0, lock_dir=".snakemake/gpu-slots",
+) -> None:  # fmt: skip
+    """Stylise one content with a style's fast network (:func:`network_cell_job`)."""
+    loss = _cell_loss(loss_settings, size, threads)
+
+    def stylize_files():
+        from nst.feedforward.inference import stylize_files
+
+        return stylize_files(
+            model, [content], image, size=int(size), style=style, threads=loss.threads
+        )
+
+    def describe(run):
+        network = run["model"]
+        trained = network["info"]
+        settings = {
             "method": "fast",
             "model": (trained.get("settings") or {}).get("model"),
             "size": run["size"],
             "width": (trained.get("train") or {}).get("width"),
-        },
-        method="fast",
-        network={k: network[k] for k in ("path", "sha256", "format_version")},
-        training=trained,
-        inputs={"content": str(content), "styles": [str(style)]},
-        output={"height": int(shape[0]), "width": int(shape[1])},
-        iterations=None,
-        final_loss=loss_terms(final),
-        loss_settings=loss.to_dict(),
-        quality=row["quality"],
-        timings={
-            "total_seconds": row["seconds"],
-            "stylize_seconds": row["seconds"],
-            "setup_seconds": run["timings"]["setup_seconds"],
-        },
-        versions=run["versions"],
-    )
+        }
+        return settings, {
+            "method": "fast",
+            "network": {k: network[k] for k in ("path", "sha256", "format_version")},
+            "training": trained,
+        }
+
+    network_cell_job(
+        f"stylize {content} with {model}", content, style, image, metrics, loss, stylize_files,
+        describe, gpus=gpus, gpu=gpu, lock_dir=lock_dir,
+    )  # fmt: skip
 
 
 def train_decoder_job(
@@ -424,79 +447,30 @@ def arbitrary_stylize_job(
     decoders, content, style, image, metrics, *, options: dict, model: str, weights=None,
     loss_settings: dict, threads: int = 0, gpus=0, gpu=0, lock_dir=".snakemake/gpu-slots",
 ) -> None:  # fmt: skip
-    """Stylise one content with any style through the decoders in ``decoders`` (a folder); the
-    record is a run like the optimised ones (quality figures, seconds, and the loss the
-    optimisation's objective gives the output under ``loss_settings``), as for the fast column."""
-    from nst.settings import TransferSettings
-
+    """Stylise one content with any style through the decoders in ``decoders`` (a folder;
+    :func:`network_cell_job`)."""
     chosen = dict(options)
-    loss = TransferSettings.from_dict({**dict(loss_settings), "size": int(chosen["size"])})
-    if threads and not loss.threads:
-        loss = loss.replace(threads=int(threads))
-    with on_device(f"arbitrary {content} x {style} with {decoders}", gpus, gpu, lock_dir):
-        from nst import images
-        from nst.atomic import write_json
-        from nst.engine.driver import evaluate_loss
+    loss = _cell_loss(loss_settings, chosen["size"], threads)
+
+    def stylize_files():
         from nst.feedforward.arbitrary import universal_files
         from nst.universal.model import UniversalOptions
 
         universal = UniversalOptions(**{**chosen, "levels": tuple(chosen["levels"])})
-        # both outputs are written atomically; Snakemake removes the image if this job fails
-        run = universal_files(
-            [content],
-            [style],
-            image,
-            options=universal,
-            decoders=decoders,
-            model=model,
-            weights=weights,
-            threads=loss.threads,
-            seed=loss.seed,
-        )
-        out = images.load_image(image, what="stylised image")
-        final = evaluate_loss(out, content, [style], loss)
-        record = arbitrary_run_record(run, content, style, out.shape[:2], final, loss)
-        write_json(metrics, record)
-    print(
-        f"nst: {image}: {run['seconds_per_image']:.2f} s; loss {final['total']:.4g}; content "
-        f"SSIM {record['quality']['content_ssim']:.3f}, style distance "
-        f"{record['quality']['style_distance']:.3f}",
-        flush=True,
-    )
+        return universal_files(
+            [content], [style], image, options=universal, decoders=decoders, model=model,
+            weights=weights, threads=loss.threads, seed=loss.seed,
+        )  # fmt: skip
 
+    def describe(run):
+        keys = ("model", "size", "transform", "alpha", "levels", "seed")
+        settings = {"method": "arbitrary", **{k: run["settings"][k] for k in keys}}
+        return settings, {"method": "arbitrary", "decoders": run["decoders"], "model": run["model"]}
 
-def arbitrary_run_record(run: dict, content, style, shape, final: dict, loss) -> dict:
-    """An any-style output's record in the shape of an optimised run's ``metrics.json``."""
-    from nst.engine.record import loss_terms, run_record
-
-    settings = run["settings"]
-    row = run["images"][0]
-    return run_record(
-        {
-            "method": "arbitrary",
-            "model": settings["model"],
-            "size": settings["size"],
-            "transform": settings["transform"],
-            "alpha": settings["alpha"],
-            "levels": settings["levels"],
-            "seed": settings["seed"],
-        },
-        method="arbitrary",
-        decoders=run["decoders"],
-        model=run["model"],
-        inputs={"content": str(content), "styles": [str(style)]},
-        output={"height": int(shape[0]), "width": int(shape[1])},
-        iterations=None,
-        final_loss=loss_terms(final),
-        loss_settings=loss.to_dict(),
-        quality=row["quality"],
-        timings={
-            "total_seconds": row["seconds"],
-            "stylize_seconds": row["seconds"],
-            "setup_seconds": run["timings"]["setup_seconds"],
-        },
-        versions=run["versions"],
-    )
+    network_cell_job(
+        f"arbitrary {content} x {style} with {decoders}", content, style, image, metrics, loss,
+        stylize_files, describe, gpus=gpus, gpu=gpu, lock_dir=lock_dir,
+    )  # fmt: skip
 
 
 def training_plot_job(styles: Sequence[str], records: Sequence, out) -> None:
