@@ -25,6 +25,7 @@ from nst.video import flow
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "resources" / "video" / "bunny.mp4"
 STYLE = ROOT / "resources" / "images" / "style" / "brushstrokes.png"
+NETWORK = ROOT / "resources" / "models" / "brushstrokes.keras"
 STEP = 5  # pixels the square moves per frame
 
 
@@ -355,6 +356,25 @@ def test_a_scene_cut_starts_again_from_the_content(tmp_path):
     assert record["frames"][2]["iterations"] == 4  # a new shot gets the first frame's iterations
 
 
+def test_video_sets_with_a_network_are_checked():
+    from nst.experiment import video as sections
+
+    sets = sections.video_sets(
+        {"video": {"params": {"net": {"feed_forward": "fast", "blend": 0.3}, "opt": {}}}}
+    )
+    assert sets["net"]["network"] == "fast" and sets["net"]["options"] == {"blend": 0.3}
+    assert sets["opt"]["network"] is None
+    assert sections.network_files({}, sets["net"], "red") == ["results/models/red/model.keras"]
+    assert sections.network_files({}, sets["opt"], "red") == []
+    sections.check_networks(sets, ["red"], ["red"])
+    with pytest.raises(NSTError, match="fast needs a fast network for style"):
+        sections.check_networks(sets, ["red", "blue"], ["red"])
+    with pytest.raises(NSTError, match="feed_forward: 'fasst' is neither"):
+        sections.video_sets({"video": {"params": {"net": {"feed_forward": "fasst"}}}})
+    with pytest.raises(NSTError, match="blend must be in"):
+        sections.video_sets({"video": {"params": {"net": {"feed_forward": "fast", "blend": 1}}}})
+
+
 def test_options_are_checked():
     from nst.video import temporal
 
@@ -383,7 +403,11 @@ def test_workflow_runs_a_video_job_end_to_end(tmp_path):
     config["video"] = {
         "prepare": {"size": 64, "max_frames": 4, "fps": 6.25},
         "defaults": {"iterations": 3, "first_iterations": 4},
-        "params": {"still": {"temporal_weight": 0}, "steady": {"temporal_weight": 1}},
+        "params": {
+            "still": {"temporal_weight": 0},
+            "steady": {"temporal_weight": 1},
+            "net": {"feed_forward": str(NETWORK), "blend": 0.5},
+        },
         "strip_frames": 3,
     }
     wd = tmp_path / "run"
@@ -391,8 +415,14 @@ def test_workflow_runs_a_video_job_end_to_end(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}  # conftest puts this checkout first
     proc = subprocess.run(snakemake_command(wd), capture_output=True, text=True, env=env, cwd=wd)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert proc.stderr.count("rule video_flow:") == 1  # one flow, shared by both sets
-    assert proc.stderr.count("rule video_transfer:") == 2
+    assert proc.stderr.count("rule video_flow:") == 1  # one flow, shared by all sets
+    assert proc.stderr.count("rule video_transfer:") == 3
+    net = json.loads(
+        (wd / "results" / "video" / "bunny" / "red" / "net" / "metrics.json").read_text()
+    )
+    assert net["settings"]["feed_forward"]["network"] == str(NETWORK)
+    assert net["video_options"]["blend"] == 0.5 and net["output"]["frames"] == 4
+    assert [f["start"] for f in net["frames"]][1:] == ["blended"] * 3
     for vset in ("still", "steady"):
         run = wd / "results" / "video" / "bunny" / "red" / vset
         clip = video.read_video(run / "video.mp4")
@@ -408,7 +438,7 @@ def test_workflow_runs_a_video_job_end_to_end(tmp_path):
         assert im.width == 4 * (48 + 12)  # header column + 3 frames
     rows = list(csv.DictReader((wd / "results" / "summary.csv").open()))
     videos = [r for r in rows if r["content"] == "bunny"]
-    assert len(rows) == 3 and len(videos) == 2
+    assert len(rows) == 4 and len(videos) == 3
     assert all(float(r["warping_error"]) > 0 for r in videos)
     assert (wd / "logs" / "video" / "bunny" / "red" / "steady.log").read_text().count(
         " of 4: loss"
