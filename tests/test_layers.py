@@ -147,7 +147,7 @@ def renamed_copy(tmp_path: Path, name: str = "nstcopy") -> Path:
     [
         ("images/io.py", "from nst.engine import record", "nst.images is not allowed"),
         ("loss/terms.py", "    from nst.quality import KEYS", "nst.loss is not allowed"),
-        ("video/flow.py", "from nst.feedforward import network", "nst.video is not allowed"),
+        ("feedforward/network.py", "from nst.video import flow", "nst.feedforward is not allowed"),
     ],
 )
 def test_the_layers_contract_fails_on_an_upward_import(tmp_path, module, line, broken):

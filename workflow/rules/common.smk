@@ -4,7 +4,8 @@ import re
 import pandas as pd
 from snakemake.utils import Paramspace
 
-from nst.experiment import arbitrary, fast, grid, jobs, video
+from nst.experiment import arbitrary, fast, grid, jobs
+from nst.experiment import video as video_sets
 from nst.experiment import resources as job_resources
 
 IMAGES, MANIFEST = map(
@@ -223,13 +224,13 @@ SHEET_PARAMS = dict(
 
 # Videos: dataset role "video", x styles x video sets (config "video"; see nst.video.temporal).
 VIDEO = config["video"]
-VIDEO_SETS = video.video_sets(config)
-VIDEO_STEPS = video.flow_steps(VIDEO_SETS)
+VIDEO_SETS = video_sets.video_sets(config)
+VIDEO_STEPS = video_sets.flow_steps(VIDEO_SETS)
 arbitrary.check(config, SETS, VIDEO_SETS)
 VIDEO_LABELS = {
     name: grid.describe(v)
     for name, v in grid.differing_values(
-        {n: video.label_values(s) for n, s in VIDEO_SETS.items()}
+        {n: video_sets.label_values(s) for n, s in VIDEO_SETS.items()}
     ).items()
 }
 
@@ -255,7 +256,7 @@ def video_runs(video=None):
     """(style, set) of every video transfer of one video; (video, style, set) without one."""
     names = grid.select(dataset_files("video"), config["videos"], "video")
     chosen = grid.select(dataset_files("style"), VIDEO["styles"], "style")
-    video.check_networks(
+    video_sets.check_networks(
         VIDEO_SETS, chosen, fast_styles() + list(FAST.get("models") or {})
     )
     keys = [(v, s, p) for v in names for s in chosen for p in VIDEO_SETS]
@@ -275,12 +276,12 @@ def video_set(wildcards):
     return {
         "settings": settings,
         "options": chosen["options"],
-        "network": video.network_job(config, chosen, wildcards.style),
+        "network": video_sets.network_job(config, chosen, wildcards.style),
     }
 
 
 def video_network(wildcards):
-    return video.network_files(config, VIDEO_SETS[wildcards.vset], wildcards.style)
+    return video_sets.network_files(config, VIDEO_SETS[wildcards.vset], wildcards.style)
 
 
 def video_warm_start_decoders(wildcards):
