@@ -24,10 +24,13 @@ GIB = 2**30
 NETWORK_BYTES_PER_PIXEL = {"gatys": 2000.0, "inetwork": 4400.0}
 NETWORK_BASE_BYTES = 0.85 * GIB  # TensorFlow, the network's weights (measured 0.78-0.84 GiB)
 # image-sized vectors besides the history: scipy's L-BFGS-B keeps about 12 float64 vectors of
-# its own and the driver a few float32 copies; Adam keeps the variable, two moments, the
-# gradient and the objective's copies in float32
+# its own and the driver a few float32 copies; Adam keeps the variable, two moments and the
+# gradient, and its eager update, the clip, the driver's copies and (tiled) the content targets
+# add about as many again: bench/bench_memory.py measured 6.29 GiB at 4096 px and 19.25 GiB at
+# 8192 px in tiles of 1024 (the network's share and the base taken off: 59 and 84 bytes per
+# value), so Adam counts the larger, 21 float32 copies
 LBFGS_VECTORS_BYTES = 12 * 8 + 6 * 4
-ADAM_VECTORS_BYTES = 8 * 4
+ADAM_VECTORS_BYTES = 21 * 4
 MAX_HISTORY = 100
 MIN_HISTORY = 5
 MIN_TILE = 128
