@@ -1,11 +1,12 @@
 """Feed-forward networks at any size: tiles with thumbnail instance normalisation (issue 20).
 
-    python bench/bench_fast_tiled.py [--only memory seams] [--tile 1024] [--thumbnail 2048]
+    python bench/bench_fast_tiled.py [--only memory seams] [--tile 2048] [--thumbnail 2048]
 
 * memory: ``nst stylize`` with the shipped ``brushstrokes`` network on the astronaut photo
   enlarged to 2048, 4096, 8192 px square and 12000 x 8000 px, in tiles of ``--tile`` px, and
   whole where that fits: the process's peak memory and the seconds per megapixel (median of 2
-  after a warm-up at the same size), each in a process of its own.
+  after a warm-up at the same size; above 16 MP one run after a warm-up at 2560 px, in tiles
+  too), each in a process of its own.
 * seams: the tiled output (default thumbnail) against the whole-image output at 2048 px (the
   astronaut enlarged, and a 1920 x 1080 photograph) and 4096 px (the photograph): the mean
   absolute difference in levels of 255, and its profile by distance to the nearest tile border
@@ -54,9 +55,12 @@ def child(shape, tile, thumbnail) -> dict:
 
     net = load_transformer(MODEL)
     image = enlarged(tuple(shape))
-    stylize(net, image, tile=tile, thumbnail=thumbnail)  # warm-up: tracing at these shapes
+    # warm-up: the traced functions take any size, so above 16 MP a smaller image traces them
+    small = shape[0] * shape[1] > 4096 * 4096
+    warm = enlarged((2560, 2560)) if small else image
+    stylize(net, warm, tile=tile, thumbnail=thumbnail)
     times = []
-    for _ in range(2):
+    for _ in range(1 if small else 2):
         t = time.perf_counter()
         stylize(net, image, tile=tile, thumbnail=thumbnail)
         times.append(time.perf_counter() - t)
@@ -105,11 +109,12 @@ def seam_image(name: str, side: int) -> np.ndarray:
     return images.resize_longest(images.load_image(NATIVE), side)
 
 
-def bench_seams(tile, thumbnail) -> list[dict]:
-    """Tiled against whole: at 2048 px with a 1024 px thumbnail (with the default 2048 px one
-    the image is its own thumbnail and nst stylises it whole), and at 4096 px with the default
-    thumbnail (half the side). The statistics of a smaller picture change the look evenly; a
-    seam would show as a peak in the border profile."""
+def bench_seams(tile_size, thumbnail) -> list[dict]:
+    """Tiled against whole, in tiles of ``tile_size`` px (half the side at most): at 2048 px
+    with the default thumbnail (the image is its own thumbnail: the tiles alone; ``nst stylize``
+    itself would run this image whole), then with a 1024 px thumbnail, and at 4096 px with the
+    default thumbnail (half the side). The statistics of a smaller picture change the look
+    evenly; a seam would show as a peak in the border profile."""
     from nst import images
     from nst.feedforward import tiled
     from nst.feedforward.inference import stylize
@@ -117,8 +122,10 @@ def bench_seams(tile, thumbnail) -> list[dict]:
 
     net = load_transformer(MODEL)
     rows = []
-    cases = (("astronaut", 2048, 1024), ("heron", 2048, 1024), ("heron", 4096, thumbnail))
+    cases = [(name, 2048, t) for t in (thumbnail, 1024) for name in ("astronaut", "heron")]
+    cases.append(("heron", 4096, thumbnail))
     for name, side, thumb in cases:
+        tile = min(tile_size, side // 2)  # at least two tiles a side: borders to measure
         image = seam_image(name, side)
         h, w = image.shape[:2]
         whole = stylize(net, image, tile=10**6, thumbnail=10**6).astype(np.float32)
@@ -179,6 +186,21 @@ def markdown(result) -> str:
                     f"{r['seconds_per_megapixel']} |"
                 )
         lines.append("")
+        ok = [r for r in result["memory"] if "error" not in r]
+        whole = [r for r in ok if r["evaluation"] == "whole"]
+        if whole:
+            ref = max(whole, key=lambda r: r["shape"][0] * r["shape"][1])
+            per = ref["seconds_per_megapixel"]
+            ratios = ", ".join(
+                f"{r['shape'][1]}x{r['shape'][0]} {r['seconds_per_megapixel'] / per:.2f}x"
+                for r in ok
+                if r["evaluation"] == "tiles"
+            )
+            lines += [
+                f"Tiles against the largest whole pass ({ref['shape'][1]}x{ref['shape'][0]}, "
+                f"{ref['seconds_per_megapixel']} s / megapixel): {ratios}.",
+                "",
+            ]
     if "seams" in result:
         lines += [
             "Tiled against whole (mean absolute difference, levels of 255; by distance to the "
@@ -201,7 +223,7 @@ def markdown(result) -> str:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="+", choices=("memory", "seams"))
-    ap.add_argument("--tile", type=int, default=1024)
+    ap.add_argument("--tile", type=int, default=2048)  # nst.feedforward.tiled.DEFAULT_TILE
     ap.add_argument("--thumbnail", type=int, default=2048)
     ap.add_argument("--child")
     ap.add_argument("--out", default=str(ROOT / "bench/results/fast_tiled"))
