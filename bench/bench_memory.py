@@ -177,6 +177,18 @@ def markdown(result) -> str:
                 f"{r['seconds_per_iteration']:.2f} | {r['seconds_per_evaluation']:.2f} |"
             )
         lines.append("")
+        at = [r for r in result["tiled"] if r["size"] == 2048 and "error" not in r]
+        whole = [r for r in at if r["memory_plan"]["tile"] is None]
+        tiles = [r for r in at if r["memory_plan"]["tile"] is not None]
+        if whole and tiles:
+            w, t = whole[0], tiles[0]
+            lines += [
+                f"At 2048 px, tiles against the whole image: "
+                f"{t['seconds_per_iteration'] / w['seconds_per_iteration']:.2f}x the seconds per "
+                f"iteration, {t['seconds_per_evaluation'] / w['seconds_per_evaluation']:.2f}x "
+                f"per evaluation, {t['peak_gib'] / w['peak_gib']:.2f}x the peak memory.",
+                "",
+            ]
     return "\n".join(lines)
 
 

@@ -210,6 +210,32 @@ def test_memory_plan_tiles_when_the_budget_is_small_and_says_what_is_needed():
             TransferSettings(**bad)
 
 
+def test_memory_plan_covers_the_peaks_the_bench_measured():
+    """The plan's estimate (and so a workflow job's mem_mb) is at least the peak
+    bench/bench_memory.py measured for every run it recorded, whole and tiled, and not wildly
+    above it where the optimiser's memory was all in use (Adam: no history to fill)."""
+    from pathlib import Path
+
+    from nst.engine import memory
+
+    bench = json.loads((Path(__file__).parents[1] / "bench/results/memory.json").read_text())
+    rows = [r for r in bench["tiled"] if "error" not in r]
+    assert {r["size"] for r in rows} >= {2048, 4096, 8192}
+    for r in rows:
+        plan = r["memory_plan"]
+        s = TransferSettings(
+            model="vgg16-hed",
+            optimizer=r["optimizer"],
+            tile=r["tile"],
+            max_memory=plan["budget_gib"],
+        )
+        again = memory.plan(s, (r["size"], r["size"]), 3, 64, 16)
+        assert again.tile == plan["tile"]
+        assert again.estimate_gib >= r["peak_gib"], r
+        if r["optimizer"] == "adam":
+            assert again.estimate_gib <= 1.5 * r["peak_gib"], r
+
+
 def test_transfer_command_records_the_tile(sample_images, tmp_path, capsys):
     from nst.cli.main import main
 

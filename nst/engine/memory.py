@@ -19,9 +19,9 @@ from nst.errors import SettingsError
 GIB = 2**30
 # Peak bytes per input pixel of one value-and-gradient evaluation of the whole image, over the
 # process before it (network built and traced at a small size), from bench/bench_memory.py:
-# the slope between 512 and 1024 px, float32 (measured 2002 and 4379; inetwork reads all 13
-# layers and their chained pairs).
-NETWORK_BYTES_PER_PIXEL = {"gatys": 2000.0, "inetwork": 4400.0}
+# the slope between 512 and 1024 px, float32 (measured 2205 and 4233, each in a process of its
+# own; inetwork reads all 13 layers and their chained pairs).
+NETWORK_BYTES_PER_PIXEL = {"gatys": 2200.0, "inetwork": 4250.0}
 NETWORK_BASE_BYTES = 0.85 * GIB  # TensorFlow, the network's weights (measured 0.78-0.84 GiB)
 # image-sized vectors besides the history: scipy's L-BFGS-B keeps about 12 float64 vectors of
 # its own and the driver a few float32 copies; Adam keeps the variable, two moments and the
