@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from nst.atomic import write_json, write_text  # noqa: E402
+from bench import measure  # noqa: E402
 
 MODEL = "vgg16-hed"
 STYLES = {"brushstrokes": "brushstrokes.png", "ihc": "ihc.jpg"}
@@ -393,9 +393,7 @@ def main(argv=None):
         result["training"] = training_summary(models)
     result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result = json.loads(json.dumps(result))  # as read back: string keys (the quality table's)
-    write_json(args.out + ".json", result)
-    write_text(args.out + ".md", markdown(result))
-    print(markdown(result))
+    measure.save_results(args.out, result, markdown)
 
 
 if __name__ == "__main__":

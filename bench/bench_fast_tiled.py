@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench import measure  # noqa: E402
-from nst.atomic import write_json, write_text  # noqa: E402
 
 MODEL = ROOT / "resources/models/brushstrokes.keras"
 PHOTO = ROOT / "resources/images/content/astronaut.jpg"
@@ -233,16 +232,13 @@ def main(argv=None):
         print(json.dumps(child(tuple(shape), tile, thumbnail)))
         return
     parts = args.only or ["memory", "seams"]
-    old = Path(args.out + ".json")
-    result = json.loads(old.read_text()) if old.exists() else {}
+    result = measure.previous_results(args.out)
     result["machine"] = platform.platform()
     if "seams" in parts:
         result["seams"] = bench_seams(args.tile, args.thumbnail)
     if "memory" in parts:
         result["memory"] = bench_memory(args.tile, args.thumbnail)
-    write_json(args.out + ".json", result)
-    write_text(args.out + ".md", markdown(result))
-    print(markdown(result))
+    measure.save_results(args.out, result, markdown)
 
 
 if __name__ == "__main__":

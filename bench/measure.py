@@ -25,3 +25,22 @@ def run_child(script: str, payload, failed: dict) -> dict:
         tail = done.stderr.strip().splitlines()[-1:] or ["failed (killed?)"]
         return {**failed, "error": tail[0]}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def previous_results(out: str) -> dict:
+    """A bench's earlier results (``OUT.json``), so that a partial run (``--only``) keeps the
+    parts it did not measure again; empty when there are none."""
+    from pathlib import Path
+
+    old = Path(out + ".json")
+    return json.loads(old.read_text()) if old.exists() else {}
+
+
+def save_results(out: str, result: dict, markdown) -> None:
+    """``OUT.json`` and ``OUT.md`` (``markdown(result)``), written atomically; the table printed."""
+    from nst.atomic import write_json, write_text
+
+    write_json(out + ".json", result)
+    text = markdown(result)
+    write_text(out + ".md", text)
+    print(text)
