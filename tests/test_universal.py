@@ -251,6 +251,32 @@ def test_alpha_zero_keeps_the_contents_features_and_a_style_equal_to_the_content
     assert quality.ssim(moved, plain) < quality.ssim(itself, plain) - 0.05
 
 
+def test_detail_puts_back_what_the_decoders_lose(universal, photo):
+    """--detail 1 adds each level's reconstruction residual: at alpha 0 the chain gives the
+    content back to the uint8 rounding (each level returns its own input), where the plain
+    decoding (--detail 0) keeps only what the decoders can draw; under a style, detail raises
+    the content SSIM and leaves the style's statistics to the transform (the same style
+    distance within a few hundredths)."""
+    from nst import images, quality
+    from nst.errors import SettingsError
+    from nst.universal.model import UniversalOptions
+
+    style = _style()
+    kept = universal.stylize(photo, [style], UniversalOptions(size=128, alpha=0.0, detail=1.0))
+    plain = universal.stylize(photo, [style], UniversalOptions(size=128, alpha=0.0, detail=0.0))
+    target = images.to_uint8(images.resize_longest(photo, 128))
+    assert np.abs(kept.astype(int) - target.astype(int)).max() <= 2
+    assert quality.ssim(plain, target) < 0.9, quality.ssim(plain, target)
+    half = universal.stylize(photo, [style], UniversalOptions(size=128, alpha=0.0, detail=0.5))
+    assert quality.ssim(plain, target) < quality.ssim(half, target) < quality.ssim(kept, target)
+    meter = quality.QualityMeter(target, [style])
+    full = meter.measure(universal.stylize(photo, [style], UniversalOptions(size=128)))
+    bare = meter.measure(universal.stylize(photo, [style], UniversalOptions(size=128, detail=0)))
+    assert full["content_ssim"] > bare["content_ssim"] + 0.05, (full, bare)
+    with pytest.raises(SettingsError, match="detail"):
+        UniversalOptions(detail=1.5)
+
+
 def run_cli(args, capsys):
     from nst.cli.main import main
 
@@ -302,7 +328,8 @@ def test_arbitrary_command_writes_deterministic_images_and_a_record(decoders, tm
 
 
 @pytest.mark.parametrize(
-    "case", ["not-an-image", "other-encoder", "unknown-level", "bad-alpha", "no-decoders"]
+    "case",
+    ["not-an-image", "other-encoder", "unknown-level", "bad-alpha", "bad-detail", "no-decoders"],
 )
 def test_arbitrary_bad_inputs_end_with_one_error_line_and_nothing_written(tmp_path, capsys, case):
     from nst.universal.decoder import build_decoder
@@ -330,6 +357,9 @@ def test_arbitrary_bad_inputs_end_with_one_error_line_and_nothing_written(tmp_pa
     elif case == "bad-alpha":
         args += ["--alpha", 1.5]
         expect = "alpha"
+    elif case == "bad-detail":
+        args += ["--detail", -0.5]
+        expect = "detail must be in [0, 1]"
     else:
         args += ["--decoders", tmp_path / "none"]
         expect = "no decoder file"

@@ -35,6 +35,7 @@ def cmd_arbitrary(args) -> int:
 
     options = UniversalOptions(
         alpha=args.alpha,
+        detail=args.detail,
         transform=args.transform,
         levels=tuple(args.levels),
         size=args.size,
@@ -94,6 +95,13 @@ def add_commands(sub) -> None:
         default=1.0,
         help="style strength: 0 keeps the content's features, 1 takes the style's statistics "
         "(default %(default)g)",
+    )
+    p.add_argument(
+        "--detail",
+        type=float,
+        default=1.0,
+        help="share of what each decoder loses of its input put back: 1 keeps the content's "
+        "fine lines and edges, 0 is the plain decoding, softer (default %(default)g)",
     )
     p.add_argument(
         "--transform",

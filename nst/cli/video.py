@@ -61,6 +61,12 @@ def add_commands(sub) -> None:
     f.add_argument(
         "--alpha", type=float, default=1.0, help="style strength of 'arbitrary' (default 1)"
     )
+    f.add_argument(
+        "--detail",
+        type=float,
+        default=1.0,
+        help="'arbitrary': share of the decoders' lost detail put back (default 1)",
+    )
     g.add_argument("--fps", type=float, help="resample to this frame rate")
     g.add_argument("--start", type=float, default=0.0, help="seconds into the video")
     g.add_argument("--duration", type=float, help="seconds of video to stylise")
@@ -92,7 +98,7 @@ def cmd_video(args) -> int:
     if network == "arbitrary":
         from nst.universal.model import UniversalOptions
 
-        universal_options = UniversalOptions(alpha=args.alpha, size=None)
+        universal_options = UniversalOptions(alpha=args.alpha, detail=args.detail, size=None)
     clip = read_video(
         args.input,
         start=args.start,

@@ -87,6 +87,7 @@ def options(config: dict) -> dict:
     s = section(config)
     return {
         "alpha": float(s.get("alpha", 1.0)),
+        "detail": float(s.get("detail", 1.0)),
         "transform": s.get("transform", "wct"),
         "levels": levels(config),
         "size": size(config),
@@ -99,6 +100,8 @@ def label(config: dict) -> str:
     parts = ["universal", TRANSFORM_NAMES.get(s.get("transform", "wct"), s.get("transform"))]
     if float(s.get("alpha", 1.0)) != 1.0:
         parts.append(f"alpha={float(s['alpha']):g}")
+    if float(s.get("detail", 1.0)) != 1.0:
+        parts.append(f"detail={float(s['detail']):g}")
     if tuple(levels(config)) != LEVELS:
         parts.append("levels " + " ".join(map(str, levels(config))))
     return f"any-style network ({', '.join(parts)})"

@@ -463,7 +463,7 @@ def arbitrary_stylize_job(
         )  # fmt: skip
 
     def describe(run):
-        keys = ("model", "size", "transform", "alpha", "levels", "seed")
+        keys = ("model", "size", "transform", "alpha", "detail", "levels", "seed")
         settings = {"method": "arbitrary", **{k: run["settings"][k] for k in keys}}
         return settings, {"method": "arbitrary", "decoders": run["decoders"], "model": run["model"]}
 

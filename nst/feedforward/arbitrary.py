@@ -81,6 +81,7 @@ def universal_files(
     )
     settings = {
         "alpha": o.alpha,
+        "detail": o.detail,
         "transform": o.transform,
         "levels": list(o.levels),
         "size": o.size,

@@ -238,7 +238,7 @@ def network_stylizer(
             return universal.stylize(frame, style_arrays, o, prepared=prepared[frame.shape])
 
         return run, {"network": "arbitrary", "decoders": os.fspath(universal.directory),
-                     "alpha": o.alpha, "levels": list(o.levels)}  # fmt: skip
+                     "alpha": o.alpha, "detail": o.detail, "levels": list(o.levels)}  # fmt: skip
 
     from nst.feedforward.inference import stylize
     from nst.feedforward.network import load_transformer
