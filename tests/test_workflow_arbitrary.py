@@ -92,13 +92,16 @@ def test_arbitrary_column_beside_the_optimised_sets(experiment):
     assert record["method"] == "arbitrary" and record["iterations"] is None
     assert record["settings"]["method"] == "arbitrary"
     assert record["settings"]["transform"] == "wct" and record["settings"]["levels"] == [3, 2, 1]
+    assert record["settings"]["detail"] == 1.0  # the decoders' lost detail put back by default
     for level in (1, 2, 3):  # each decoder named by path and checksum
         entry = record["decoders"][str(level)]
         path = decoders / f"level{level}.keras"
         assert entry["path"] == str(path)
         assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     q = record["quality"]
-    assert 0 < q["content_ssim"] < 1 and 0 < q["style_distance"] < 2
+    # the fixture's 30-step decoders draw next to nothing: with --detail 1 the output is about
+    # the content plus the difference of two poor decodings, far from a flat red style
+    assert 0 < q["content_ssim"] < 1 and 0 < q["style_distance"] < 10
     assert q["palette_distance"] >= 0 and q["texture_distance"] >= 0
     assert record["final_loss"]["total"] > 0 and record["timings"]["total_seconds"] > 0
     assert record["loss_settings"]["model"] == "vgg16-hed"  # the experiment's objective
