@@ -1,7 +1,8 @@
 """Fast feed-forward style transfer (issue 13): training step cost, inference speed and memory,
 and the shipped networks' quality on contents held out of their training.
 
-    python bench/bench_fast.py [--only step inference memory quality] [--models resources/models]
+    python bench/bench_fast.py [--only step inference memory quality scale]
+                               [--models resources/models]
 
 * step: one training step (nst.feedforward.make_train_step: transformer forward and backward, the
   loss network on the outputs forward and backward, the contents' features, the loss terms, Adam)
@@ -15,8 +16,12 @@ and the shipped networks' quality on contents held out of their training.
 * memory: peak resident memory of a fresh process stylising one 1024 and one 2048 px image.
 * quality: on the sample photos the shipped networks were not trained on (chelsea, astronaut),
   at 256 px: the engine's loss (the training's own settings) of the fast output against the
-  loss nst.transfer's L-BFGS reaches after 50 and 100 iterations from the content on the same
-  image, with the quality figures of each.
+  loss nst.transfer's L-BFGS reaches after 10, 20, 50 and 100 iterations from the content on the
+  same image, with the quality figures of each (target: the fast loss at most the 20th's).
+* scale: content SSIM and style distance at 256 / 512 / 1024 px on held-out photographs of the
+  corpus at their own resolution, the network painting at its default work size, at the
+  output's own size and at its training style size (target: at 512 and 1024 px no worse than
+  at 256 px).
 
 Results go to bench/results/fast.json and fast.md.
 """
@@ -276,6 +281,50 @@ def bench_quality(models_dir, size, checkpoints):
     return rows
 
 
+SCALE_SIZES = (256, 512, 1024)
+# photographs of the corpus that the per-style networks' training leaves out (resources/models/
+# README.md), at their own 1920 x 1080
+SCALE_PHOTOS = ("erase-heron.webp", "erase-kitten.webp")
+SCALE_KINDS = {"default": None, "own": 0, "native": "native"}
+
+
+def bench_scale(models_dir, sizes=SCALE_SIZES):
+    """Content SSIM and style distance of each shipped network at several output sizes on
+    held-out photographs at their own resolution: painted at the default work size, at the
+    output's own size (--work-size 0), and at the network's training style size (resized)."""
+    from nst import images, quality
+    from nst.feedforward import load_transformer, stylize
+    from nst.feedforward.inference import native_size, work_shape
+
+    rows = []
+    for style_name, style_file in STYLES.items():
+        net = load_transformer(models_dir / f"{style_name}.keras")
+        style = load("style", style_file)
+        for photo_name in SCALE_PHOTOS:
+            photo = images.load_image(ROOT / "data/corpus/photos" / photo_name)
+            row = {"style": style_name, "content": photo_name, "sizes": {}}
+            for size in sizes:
+                content = images.resize_longest(photo, size)
+                meter = quality.QualityMeter(content, [style])
+                cell = {}
+                for kind, work in SCALE_KINDS.items():
+                    work = native_size(net) if work == "native" else work
+                    t = time.perf_counter()
+                    out = stylize(net, photo, size, work_size=work)
+                    seconds = time.perf_counter() - t
+                    m = meter.measure(out)
+                    cell[kind] = {
+                        "content_ssim": m["content_ssim"],
+                        "style_distance": m["style_distance"],
+                        "work_size": max(work_shape(net, content.shape, work)),
+                        "seconds": round(seconds, 3),
+                    }
+                row["sizes"][size] = cell
+            rows.append(row)
+            print(f"scale {style_name} x {photo_name}: {row}", flush=True)
+    return rows
+
+
 def training_summary(models_dir):
     out = {}
     for style_name in STYLES:
@@ -332,21 +381,46 @@ def markdown(result) -> str:
             "Quality on contents held out of training, 256 px, loss = the engine's objective with "
             "the training's own settings:",
             "",
-            "| style | content | fast loss | L-BFGS 50 it. | L-BFGS 100 it. | L-BFGS reaches "
-            "the fast loss at | fast SSIM / style distance | L-BFGS 50 SSIM / style | "
-            "L-BFGS 100 SSIM / style |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| style | content | fast loss | L-BFGS 20 it. | L-BFGS 50 it. | L-BFGS 100 it. | "
+            "L-BFGS reaches the fast loss at | fast SSIM / style distance | "
+            "L-BFGS 20 SSIM / style | L-BFGS 100 SSIM / style |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in result["quality"]:
-            f, a, b = r["fast"], r["lbfgs"]["50"], r["lbfgs"]["100"]
+            f, lb = r["fast"], r["lbfgs"]
+            t, a, b = lb.get("20"), lb["50"], lb["100"]
+            twenty = f"{t['loss']:.3f} ({t['seconds']:.0f} s)" if t else "-"
+            twenty_q = f"{t['content_ssim']:.2f} / {t['style_distance']:.2f}" if t else "-"
             lines.append(
-                f"| {r['style']} | {r['content']} | {f['loss']:.3f} | {a['loss']:.3f} "
+                f"| {r['style']} | {r['content']} | {f['loss']:.3f} | {twenty} | {a['loss']:.3f} "
                 f"({a['seconds']:.0f} s) | {b['loss']:.3f} ({b['seconds']:.0f} s) | "
                 f"iteration {r['lbfgs_iterations_to_fast_loss']} | "
-                f"{f['content_ssim']:.2f} / {f['style_distance']:.2f} | "
-                f"{a['content_ssim']:.2f} / {a['style_distance']:.2f} | "
+                f"{f['content_ssim']:.2f} / {f['style_distance']:.2f} | {twenty_q} | "
                 f"{b['content_ssim']:.2f} / {b['style_distance']:.2f} |"
             )
+        lines.append("")
+    if "scale" in result:
+        lines += [
+            "Style at the sizes people stylise: held-out photographs of the corpus at their own "
+            "1920 x 1080 (left out of the per-style networks' training), shrunk to each size; "
+            "the style distance compares with the style image at the output's size. Content "
+            "SSIM / style distance when the network paints at the default work size (its "
+            "training style size for smaller outputs, else the output's), at the output's own "
+            "size (`--work-size 0`), and at its style size, resized (`--work-size` = style "
+            "size); the work size in brackets:",
+            "",
+            "| style | content | size | default | own size | style size |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in result["scale"]:
+            for size, cell in r["sizes"].items():
+                cells = [
+                    f"{q['content_ssim']:.2f} / {q['style_distance']:.3f} ({q['work_size']})"
+                    for q in (cell[k] for k in SCALE_KINDS)
+                ]
+                lines.append(
+                    f"| {r['style']} | {r['content']} | {size} | " + " | ".join(cells) + " |"
+                )
         lines.append("")
     if "training" in result:
         lines += ["Shipped networks (resources/models/, commands in its README):", ""]
@@ -363,12 +437,14 @@ def markdown(result) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", nargs="+", choices=("step", "inference", "memory", "quality"))
+    ap.add_argument(
+        "--only", nargs="+", choices=("step", "inference", "memory", "quality", "scale")
+    )
     ap.add_argument("--models", default=str(ROOT / "resources/models"))
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--out", default=str(ROOT / "bench/results/fast"))
     args = ap.parse_args(argv)
-    parts = args.only or ["step", "inference", "memory", "quality"]
+    parts = args.only or ["step", "inference", "memory", "quality", "scale"]
     models = Path(args.models)
     import tensorflow as tf
 
@@ -389,8 +465,10 @@ def main(argv=None):
     if "memory" in parts:
         result["memory"] = bench_memory(models / "brushstrokes.keras", (1024, 2048))
     if "quality" in parts:
-        result["quality"] = bench_quality(models, 256, (50, 100))
+        result["quality"] = bench_quality(models, 256, (10, 20, 50, 100))
         result["training"] = training_summary(models)
+    if "scale" in parts:
+        result["scale"] = bench_scale(models)
     result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result = json.loads(json.dumps(result))  # as read back: string keys (the quality table's)
     measure.save_results(args.out, result, markdown)

@@ -247,6 +247,9 @@ class TrainSettings:
     checkpoint_every: int = 100  # steps; 0: no checkpoints
     print_every: int = 10  # steps; 0: quiet
     style_size: int | None = None  # longest side of the style image; None: train_size
+    # shorter side the contents are resized to, the crops then cut at that scale (None: a crop
+    # covers most of an image)
+    content_size: int | None = None
     temporal_weight: float = 1.0  # of the temporal term, when training on video pairs
 
     def __post_init__(self) -> None:
@@ -273,6 +276,8 @@ class TrainSettings:
             whole(name, 0)
         if self.style_size is not None:
             whole("style_size", 32)
+        if self.content_size is not None:
+            whole("content_size", self.train_size)
         if not float(self.temporal_weight) >= 0:
             raise SettingsError("temporal-weight must be zero or positive.")
         if self.train_size % 4:

@@ -326,6 +326,57 @@ def test_stylize_keeps_odd_sizes_and_is_deterministic(trained):
         ff.stylize(model, image, size=8)
 
 
+def test_a_smaller_output_is_painted_at_the_networks_own_size_and_shrunk(trained, tmp_path):
+    """The network paints strokes for images of its training's style size (64 px here): a
+    smaller output is painted at that size and shrunk, so its strokes keep their size against
+    the picture; --work-size 0 paints at the output's own size, N at N."""
+    from nst import images
+    from nst.feedforward.inference import native_size, work_shape
+
+    model = ff.load_transformer(trained["path"])
+    assert native_size(model) == 64
+    assert work_shape(model, (36, 48)) == (48, 64)
+    assert work_shape(model, (36, 48), 0) == (36, 48)
+    assert work_shape(model, (72, 96)) == (72, 96)  # larger outputs: their own size
+    assert work_shape(model, (72, 96), 128) == (96, 128)
+    image = make_content(72, 96)
+    auto = ff.stylize(model, image, size=48).astype(float)
+    own = ff.stylize(model, image, size=48, work_size=0).astype(float)
+    painted = ff.stylize(model, image, size=64, work_size=0).astype(np.float32)
+    shrunk = images.to_uint8(images.resize(painted, (36, 48))).astype(float)
+    assert auto.shape == own.shape == (36, 48, 3)
+    assert np.abs(auto - shrunk).max() <= 2  # the same picture, rounded once more
+    assert np.abs(auto - own).mean() > 2  # and not the one painted at 48 px
+    rec = ff.stylize_files(
+        trained["path"], [trained["path"].parent.parent / "contents" / "a.png"],
+        tmp_path / "o.png", size=48, log=quiet,
+    )  # fmt: skip
+    assert rec["settings"]["work_size"] is None and rec["images"][0]["work_size"] == 64
+    rec = ff.stylize_files(
+        trained["path"], [trained["path"].parent.parent / "contents" / "a.png"],
+        tmp_path / "o.png", size=48, work_size=0, log=quiet,
+    )  # fmt: skip
+    assert rec["settings"]["work_size"] == 0 and rec["images"][0]["work_size"] == 48
+
+
+def test_content_size_cuts_the_crops_at_the_photographs_scale(data, tmp_path):
+    """--content-size N: the contents at N px (shorter side), crops of train-size cut there."""
+    from nst.feedforward.data import PatchSampler
+
+    photo = make_content(72, 96).astype(np.float32)
+    whole = CropSampler([photo], 32, 1, seed=0)
+    patches = PatchSampler([photo], 32, 1, seed=0, source=96)
+    assert whole.images[0].shape[:2] == (40, 53) and patches.images[0].shape[:2] == (96, 128)
+    assert patches.reference().shape == (1, 32, 32, 3)
+    lines = []
+    record = ff.train_files(
+        data["style"], [data["contents"]], tmp_path / "m.keras", log=lines.append,
+        steps=2, content_size=96, checkpoint_every=0, **SMALL, **LOSS,
+    )  # fmt: skip
+    assert record["train"]["content_size"] == 96
+    assert any("from 2 image(s) at 96 px (shorter side)" in ln for ln in lines), lines
+
+
 def test_saved_model_gives_the_output_of_the_trained_one(data, tmp_path):
     settings, train = ff.training_settings(**LOSS, **SMALL, steps=2)
     result = ff.train_transformer(
@@ -457,6 +508,7 @@ def _newer_model(trained, tmp_path):
         ("newer", "saved in model format 7 by nst 0.1.0"),
         ("output-format", "cannot tell the image format"),
         ("bad-input", "not an image Pillow can decode"),
+        ("work-size", "work size must be at least 32 pixels (or 0), not 8"),
     ],
 )
 def test_stylize_bad_input_is_one_line_and_writes_nothing(
@@ -479,8 +531,9 @@ def test_stylize_bad_input_is_one_line_and_writes_nothing(
         out = tmp_path / "out" / "styled.xyz"
     elif case == "bad-input":
         image = str(data["contents"] / "readme.txt")
+    extra = ["--work-size", "8"] if case == "work-size" else []
     capsys.readouterr()
-    assert main(["stylize", model, image, "-o", str(out)]) == 2
+    assert main(["stylize", model, image, "-o", str(out), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("nst: error: ") and expected in err[0], err
     assert not (tmp_path / "out").exists()
@@ -496,6 +549,7 @@ def test_stylize_bad_input_is_one_line_and_writes_nothing(
         ("width", "invalid choice: 8"),
         ("layer", "unknown style layer(s) conv5_4"),
         ("train-size", "not a multiple of 4"),
+        ("content-size", "content-size must be a whole number of at least 64, not 48"),
     ],
 )
 def test_train_style_bad_input_is_one_line_and_writes_nothing(
@@ -519,6 +573,8 @@ def test_train_style_bad_input_is_one_line_and_writes_nothing(
         extra += ["--style-layers", "conv1_2,conv5_4"]
     elif case == "train-size":
         extra += ["--train-size", "66"]
+    elif case == "content-size":
+        extra += ["--content-size", "48"]
     capsys.readouterr()
     try:
         rc = main(["train-style", style, "-o", str(out), "--content", content, *extra])

@@ -66,6 +66,7 @@ def cmd_stylize(args) -> int:
         args.output,
         args.metrics,
         size=args.size,
+        work_size=args.work_size,
         style=args.style,
         threads=args.threads,
         tile=args.tile,
@@ -120,6 +121,14 @@ def add_commands(sub) -> None:
         "-o", "--output", required=True, help="output image; a folder with several inputs"
     )
     p.add_argument("--size", type=positive_int, help="longest side of the output")
+    p.add_argument(
+        "--work-size",
+        type=int,
+        metavar="N",
+        help="longest side the network paints at, the result resized to the output: larger "
+        "makes the strokes smaller against the picture (default: the style size it was trained "
+        "with, for smaller outputs; 0: the output's own size)",
+    )
     p.add_argument("--metrics", metavar="JSON", help="write the record (timings, quality) here")
     p.add_argument("--style", help="the style image, to measure the style distance")
     p.add_argument("--threads", type=int, default=0, help="CPU threads; 0: TensorFlow's default")

@@ -185,6 +185,13 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
         "--style-size", type=positive_int, metavar="N", help="style's longest side (train size)"
     )
     g.add_argument(
+        "--content-size",
+        type=positive_int,
+        metavar="N",
+        help="resize the contents to this shorter side and cut the crops at that scale "
+        "(default: each crop covers most of an image)",
+    )
+    g.add_argument(
         "--temporal-weight",
         type=float,
         default=t.temporal_weight,

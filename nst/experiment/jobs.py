@@ -414,6 +414,7 @@ def fast_stylize_job(
             "method": "fast",
             "model": (trained.get("settings") or {}).get("model"),
             "size": run["size"],
+            "work_size": run["images"][0].get("work_size"),
             "width": (trained.get("train") or {}).get("width"),
         }
         return settings, {

@@ -131,6 +131,17 @@ class PatchSampler:
             shape = (max(size, round(h * scale)), max(size, round(w * scale)))
             self.images.append(images.resize(np.asarray(arr, np.float32), shape))
 
+    def reference(self, count: int = 8) -> np.ndarray:
+        """Centre patches of up to ``count`` of the images (evenly spaced in the list)."""
+        picks = np.unique(np.linspace(0, len(self.images) - 1, min(count, len(self.images))))
+        out = []
+        for i in picks.astype(int):
+            image = self.images[i]
+            h, w = image.shape[:2]
+            y, x = (h - self.size) // 2, (w - self.size) // 2
+            out.append(image[y : y + self.size, x : x + self.size])
+        return np.stack(out).astype(np.float32)
+
     def batch(self, step: int) -> np.ndarray:
         """The (batch_size, size, size, 3) float32 batch of training step ``step``."""
         rng = np.random.default_rng([self.seed, step])

@@ -66,18 +66,54 @@ def tile_for(
     return None
 
 
+def native_size(model) -> int | None:
+    """The longest side of the images a network paints its strokes for: the style's size in
+    its training (the style's Gram matrices were taken at that size), None when unknown."""
+    train = model_info(model).get("train") or {}
+    return train.get("style_size") or train.get("train_size")
+
+
+def work_shape(model, shape, work_size: int | None = None) -> tuple[int, int]:
+    """The shape a network runs at for an output of ``shape``; the result is resized to it.
+
+    ``work_size`` None: the network's :func:`native_size` when the output is smaller (the
+    strokes keep their size relative to the picture, and the result is shrunk, not enlarged),
+    else the output's own; 0: always the output's own; N: longest side N.
+    """
+    h, w = shape[:2]
+    if work_size is None:
+        work_size = max(max(h, w), native_size(model) or 0)
+    if not work_size or work_size == max(h, w):
+        return (h, w)
+    return images.target_shape(h, w, work_size)
+
+
+def _check_work_size(work_size) -> None:
+    if work_size is None:
+        return
+    if not isinstance(work_size, int) or isinstance(work_size, bool) or work_size < 0:
+        raise SettingsError(f"work size must be 0 or a whole number of pixels, not {work_size!r}.")
+    if 0 < work_size < images.MIN_SIDE:
+        raise SettingsError(
+            f"work size must be at least {images.MIN_SIDE} pixels (or 0), not {work_size}."
+        )
+
+
 def stylize(
     model,
     image: np.ndarray,
     size: int | None = None,
     *,
+    work_size: int | None = None,
     tile: int = 0,
     thumbnail: int | None = None,
     max_memory: float | None = None,
 ) -> np.ndarray:
     """Stylise an (H, W, 3) RGB array in [0, 255] with a transformer (or a model file's path).
 
-    Returns uint8 RGB of the same size, or with the longest side ``size`` when given. The image
+    Returns uint8 RGB of the same size, or with the longest side ``size`` when given. The
+    network runs at :func:`work_shape` (``work_size``; by default the size its strokes were
+    trained for, when the output is smaller) and its result is resized to the output. The image
     is mirrored out to a multiple of 4 pixels for the network and cropped back afterwards.
     An image whose pass would not fit the memory (or larger than ``tile`` px) goes in
     overlapping tiles normalised with a ``thumbnail``'s statistics (:mod:`nst.feedforward.tiled`).
@@ -88,26 +124,32 @@ def stylize(
 
     if isinstance(model, (str, os.PathLike)):
         model = load_transformer(model)
+    _check_work_size(work_size)
     arr = np.asarray(image, np.float32)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=-1)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise SettingsError(f"the image array must have shape (H, W, 3), not {arr.shape}.")
+    shape = arr.shape[:2]
     if size is not None:
         if not isinstance(size, int) or isinstance(size, bool) or size < images.MIN_SIDE:
             raise SettingsError(f"size must be at least {images.MIN_SIDE} pixels, not {size!r}.")
-        arr = images.resize_longest(arr, size)
-    if min(arr.shape[:2]) < images.MIN_SIDE:
+        shape = images.target_shape(*shape, size)
+    if min(shape) < images.MIN_SIDE:
         raise SettingsError(f"the image is smaller than {images.MIN_SIDE} px on a side.")
-    h, w = arr.shape[:2]
+    at = work_shape(model, shape, work_size)
+    if at != arr.shape[:2]:
+        arr = images.resize(arr, at)
+    h, w = at
     chosen = tile_for((h, w), tile, max_memory, thumbnail)
     if chosen is not None:
-        return images.to_uint8(
-            tiled.stylize_tiled(model, arr, chosen, thumbnail or tiled.DEFAULT_THUMBNAIL)
-        )
-    padded = np.pad(arr, ((0, -h % 4), (0, -w % 4), (0, 0)), mode="reflect")
-    out = _forward(model)(tf.constant(padded[None]))
-    return images.to_uint8(np.asarray(out)[0, :h, :w])
+        out = tiled.stylize_tiled(model, arr, chosen, thumbnail or tiled.DEFAULT_THUMBNAIL)
+    else:
+        padded = np.pad(arr, ((0, -h % 4), (0, -w % 4), (0, 0)), mode="reflect")
+        out = np.asarray(_forward(model)(tf.constant(padded[None])))[0, :h, :w]
+    if at != shape:
+        out = images.resize(np.clip(out, 0, 255).astype(np.float32), shape)
+    return images.to_uint8(out)
 
 
 def _style_for_quality(style, info: dict, log) -> tuple[np.ndarray | None, dict | None]:
@@ -190,6 +232,7 @@ def stylize_files(
     metrics: str | os.PathLike | None = None,
     *,
     size: int | None = None,
+    work_size: int | None = None,
     style: str | os.PathLike | None = None,
     threads: int = 0,
     tile: int = 0,
@@ -203,8 +246,8 @@ def stylize_files(
     per input). The quality figures compare each output with its input and, when the style is
     known (``style``, or the model's own style image if it is still where it was), the style.
     ``threads``: TensorFlow's threads (0: its default; a process takes the first setting only).
-    ``tile``, ``thumbnail``, ``max_memory``: see :func:`stylize` (each image's tile is
-    recorded).
+    ``work_size``, ``tile``, ``thumbnail``, ``max_memory``: see :func:`stylize` (each image's
+    work size and tile are recorded).
     """
     import tensorflow as tf
 
@@ -213,6 +256,7 @@ def stylize_files(
         inputs = [inputs]
     if size is not None and (not isinstance(size, int) or size < images.MIN_SIDE):
         raise SettingsError(f"size must be at least {images.MIN_SIDE} pixels, not {size!r}.")
+    _check_work_size(work_size)
     output = Path(output)
     files = collect_images(inputs, "input image", log)
     targets = output_paths(inputs, files, output)
@@ -228,11 +272,19 @@ def stylize_files(
 
     def run(content):
         at = content.shape[:2] if size is None else images.target_shape(*content.shape[:2], size)
-        chosen = tile_for(at, tile, max_memory, thumbnail)
+        work = work_shape(net, at, work_size)
+        chosen = tile_for(work, tile, max_memory, thumbnail)
         out = stylize(
-            net, content, size, tile=chosen or 0, thumbnail=thumbnail, max_memory=max_memory
+            net,
+            content,
+            size,
+            work_size=max(work),
+            tile=chosen or 0,
+            thumbnail=thumbnail,
+            max_memory=max_memory,
         )
         extra = {
+            "work_size": max(work),
             "tile": chosen,
             "thumbnail": None if chosen is None else (thumbnail or DEFAULT_THUMBNAIL),
             "halo": None if chosen is None else HALO,
@@ -256,6 +308,7 @@ def stylize_files(
         {
             "model": str(model_path),
             "size": size,
+            "work_size": work_size,
             "style": style and str(style),
             "threads": threads,
             "tile": tile,

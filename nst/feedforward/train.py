@@ -29,7 +29,7 @@ from nst.atomic import atomic_path, write_json
 from nst.engine.record import loss_terms, model_entry, run_record
 from nst.errors import NSTError, SettingsError
 from nst.feedforward import checkpoint as ckpt_files
-from nst.feedforward.data import CropSampler, collect_images
+from nst.feedforward.data import CropSampler, PatchSampler, collect_images
 from nst.feedforward.network import FORMAT_VERSION, build_transformer, model_info
 from nst.feedforward.temporal import make_temporal_step
 from nst.loss.methods import LossLayers
@@ -209,7 +209,12 @@ def train_transformer(
     style_img = images.resize_longest(
         np.asarray(style, np.float32), train.style_size or train.train_size
     )
-    sampler = CropSampler(contents, train.train_size, train.batch_size, settings.seed)
+    if train.content_size is None:
+        sampler = CropSampler(contents, train.train_size, train.batch_size, settings.seed)
+    else:  # crops at the scale of photographs of content_size px
+        sampler = PatchSampler(
+            contents, train.train_size, train.batch_size, settings.seed, train.content_size
+        )
     reference = None
     if settings.normalize == "start":  # the style terms relative to the contents' distance
         reference = extractor(tf.constant(sampler.reference()))
@@ -274,6 +279,11 @@ def train_transformer(
             f"training a width-{train.width} network ({model.count_params():,} parameters) for "
             f"{train.steps} steps: batches of {train.batch_size} crops of {train.train_size} px "
             f"from {len(contents)} image(s)"
+            + (
+                f" at {train.content_size} px (shorter side)"
+                if train.content_size is not None
+                else ""
+            )
         )
     with runtime.progress(train.steps, "train-style", "step", initial=start) as bar:
         progress = _Progress(train, start, log, bar)
