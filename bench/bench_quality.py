@@ -443,6 +443,14 @@ def main(argv=None):
                 "init": "arbitrary",
             },
         }
+        for w in (3.0, 10.0):
+            candidates[f"--normalize layer, style weight {w:g}, --init arbitrary, 2 scales"] = {
+                **same,
+                "style_weight": w,
+                "iterations": 100,
+                "init": "arbitrary",
+                "scales": 2,
+            }
         result["reference"] = bench_reference(args.size, candidates, every=5)
     measure.save_results(args.out, result, markdown)
 
