@@ -64,6 +64,20 @@ def _check(path: Path, what: str) -> None:
     images.check_size(im, path, what)
 
 
+def _centre_squares(arrays, count: int, side: int | None, size: int) -> np.ndarray:
+    """Centre squares of ``side`` px (None: the shorter side) of up to ``count`` of the arrays,
+    evenly spaced in the list, resized to ``size``."""
+    picks = np.unique(np.linspace(0, len(arrays) - 1, min(count, len(arrays))))
+    out = []
+    for i in picks.astype(int):
+        image = arrays[i]
+        h, w = image.shape[:2]
+        s = min(h, w) if side is None else side
+        y, x = (h - s) // 2, (w - s) // 2
+        out.append(images.resize(image[y : y + s, x : x + s], (size, size)))
+    return np.stack(out).astype(np.float32)
+
+
 class CropSampler:
     """Batches of square random crops, randomly flipped, of a set of images.
 
@@ -87,15 +101,7 @@ class CropSampler:
     def reference(self, count: int = 8) -> np.ndarray:
         """Centre crops of up to ``count`` of the images (evenly spaced in the list), at the
         training size: the contents a "start"-normalised style loss measures its scales on."""
-        picks = np.unique(np.linspace(0, len(self.images) - 1, min(count, len(self.images))))
-        out = []
-        for i in picks.astype(int):
-            image = self.images[i]
-            h, w = image.shape[:2]
-            side = min(h, w)
-            y, x = (h - side) // 2, (w - side) // 2
-            out.append(images.resize(image[y : y + side, x : x + side], (self.size, self.size)))
-        return np.stack(out).astype(np.float32)
+        return _centre_squares(self.images, count, None, self.size)
 
     def batch(self, step: int) -> np.ndarray:
         """The (batch_size, size, size, 3) float32 batch of training step ``step``."""
@@ -133,14 +139,7 @@ class PatchSampler:
 
     def reference(self, count: int = 8) -> np.ndarray:
         """Centre patches of up to ``count`` of the images (evenly spaced in the list)."""
-        picks = np.unique(np.linspace(0, len(self.images) - 1, min(count, len(self.images))))
-        out = []
-        for i in picks.astype(int):
-            image = self.images[i]
-            h, w = image.shape[:2]
-            y, x = (h - self.size) // 2, (w - self.size) // 2
-            out.append(image[y : y + self.size, x : x + self.size])
-        return np.stack(out).astype(np.float32)
+        return _centre_squares(self.images, count, self.size, self.size)
 
     def batch(self, step: int) -> np.ndarray:
         """The (batch_size, size, size, 3) float32 batch of training step ``step``."""
