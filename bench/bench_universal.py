@@ -58,8 +58,6 @@ PAIRS = (
     ("coffee.jpg", "wassily-kandinsky-composition-viii-1923.png"),
     ("coffee.jpg", "vincent-van-gogh-the-night-cafe-1888.webp"),
 )
-LEVELS = list(UNIVERSAL_LEVELS)  # --levels replaces them
-DECODERS: list = [None]  # --decoders replaces it: None is the shipped folder
 STRENGTHS = (0.2, 0.4, 0.6, 0.8, 1.0)
 ALPHAS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 # the warm start is measured up to here: past a third of the baseline's 100 iterations it could
@@ -78,20 +76,21 @@ def load(path):
     return images.load_image(path)
 
 
-def universal():
+def universal(decoders, levels):
+    """The decoders of ``levels`` in ``decoders`` (None: the shipped folder)."""
     from nst.universal.model import Universal
 
-    return Universal(DECODERS[0], LEVELS, model=MODEL)
+    return Universal(decoders, levels, model=MODEL)
 
 
-def bench_reconstruction(net):
+def bench_reconstruction(net, levels):
     """PSNR of each level's decoder alone on every held-out photo at 512 px."""
     import tensorflow as tf
 
     from nst import images
 
     rows = {}
-    for level in LEVELS:
+    for level in levels:
         scores = []
         for photo in sorted(PHOTOS.iterdir()):
             x = images.resize_longest(load(photo), 512)
@@ -123,7 +122,7 @@ def run_peer(jobs, repeat):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench_speed(net):
+def bench_speed(net, levels):
     import nst
     from nst.universal.model import UniversalOptions
 
@@ -132,7 +131,7 @@ def bench_speed(net):
     ours, plain = {}, {}
     for size in (256, 512, 1024):
         for detail, into in ((1.0, ours), (0.0, plain)):
-            options = UniversalOptions(size=size, levels=LEVELS, detail=detail)
+            options = UniversalOptions(size=size, levels=levels, detail=detail)
             net.stylize(content, [style], options)  # warm-up (tracing at this size)
             times = []
             for _ in range(3):
@@ -169,7 +168,7 @@ def bench_speed(net):
     }
 
 
-def bench_quality(net, pairs, size=384, previous=None):
+def bench_quality(net, pairs, levels, size=384, previous=None):
     import nst
     from nst import images, quality
     from nst.universal.model import UniversalOptions
@@ -195,7 +194,7 @@ def bench_quality(net, pairs, size=384, previous=None):
         ours, bare, theirs = [], [], []
         for a in ALPHAS:
             for detail, into in ((1.0, ours), (0.0, bare)):
-                options = UniversalOptions(size=None, alpha=a, levels=LEVELS, detail=detail)
+                options = UniversalOptions(size=None, alpha=a, levels=levels, detail=detail)
                 out = net.stylize(content, [style], options)
                 images.save_image(
                     out,
@@ -315,6 +314,7 @@ def fmt(values, key, digits=2):
 
 
 def markdown(result) -> str:
+    # results from before the levels were recorded were all made with 3 2 1
     levels = " ".join(map(str, result.get("levels", (3, 2, 1))))
     lines = [
         f"Machine: {result['machine']}, {os.cpu_count()} CPUs, encoder {MODEL}, levels {levels}.",
@@ -424,13 +424,10 @@ def main(argv=None):
     ap.add_argument("--only", nargs="+", choices=("reconstruction", "speed", "quality", "warm"))
     ap.add_argument("--pairs", type=int, default=len(PAIRS))
     ap.add_argument("--out", default=str(ROOT / "bench/results/universal"))
-    ap.add_argument("--levels", type=int, nargs="+", help="default: nst arbitrary's")
+    ap.add_argument("--levels", type=int, nargs="+", default=list(UNIVERSAL_LEVELS))
     ap.add_argument("--decoders", help="folder of levelK.keras (default: the shipped ones)")
     ap.add_argument("--reuse-lbfgs", action="store_true", help="the quality part's L-BFGS rows")
     args = ap.parse_args(argv)
-    if args.levels:
-        LEVELS[:] = args.levels
-    DECODERS[0] = args.decoders
     parts = args.only or ["reconstruction", "speed", "quality", "warm"]
     if not PAINTINGS.is_dir():
         sys.exit(f"no {PAINTINGS}: build the corpus first (resources/corpus/build_corpus.py)")
@@ -446,15 +443,15 @@ def main(argv=None):
         for r in (result.get("quality", []) if args.reuse_lbfgs else [])
     }
     result.update(
-        {"machine": platform.platform(), "tensorflow": tf.__version__, "levels": list(LEVELS)}
+        {"machine": platform.platform(), "tensorflow": tf.__version__, "levels": args.levels}
     )
-    net = universal()
+    net = universal(args.decoders, args.levels)
     if "reconstruction" in parts:
-        result["reconstruction"] = bench_reconstruction(net)
+        result["reconstruction"] = bench_reconstruction(net, args.levels)
     if "speed" in parts:
-        result["speed"] = bench_speed(net)
+        result["speed"] = bench_speed(net, args.levels)
     if "quality" in parts:
-        result["quality"] = bench_quality(net, PAIRS[: args.pairs], previous=previous)
+        result["quality"] = bench_quality(net, PAIRS[: args.pairs], args.levels, previous=previous)
     if "warm" in parts:
         result["warm"] = [bench_warm(size, PAIRS[2]) for size in (256, 512)]
     measure.save_results(args.out, result, markdown)
