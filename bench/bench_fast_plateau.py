@@ -135,6 +135,7 @@ def bench_capacity(start: Path, steps: int, every: int) -> list[dict]:
     from nst import images, runtime
     from nst.engine.driver import evaluate_loss
     from nst.feedforward import load_transformer
+    from nst.feedforward.network import model_info
     from nst.feedforward.train import _network_and_optimizer, make_train_step
     from nst.loss.methods import LossLayers
     from nst.loss.objective import BatchObjective, StyleLoss
@@ -156,7 +157,8 @@ def bench_capacity(start: Path, steps: int, every: int) -> list[dict]:
             extractor, settings, [images.resize_longest(style, max(content.shape))], layers=layers
         )
         objective = BatchObjective(extractor, settings, style_loss, layers)
-        train = TrainSettings(width=16, train_size=256, learning_rate=1e-3, steps=steps)
+        width = model_info(first)["train"]["width"]  # the same network, trained further
+        train = TrainSettings(width=width, train_size=256, learning_rate=1e-3, steps=steps)
         net, optimizer = _network_and_optimizer(settings, train, {}, "float32")
         net.set_weights(first.get_weights())
         step_fn = make_train_step(net, objective, optimizer, (1, *content.shape))
