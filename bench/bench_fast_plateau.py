@@ -37,14 +37,15 @@ import numpy as np  # noqa: E402
 from bench import measure  # noqa: E402
 from bench.bench_fast import HELD_OUT, STYLES, load  # noqa: E402
 
-# the loss of 20 L-BFGS iterations from the content (bench/results/fast_corpus_trial.md)
-TARGET = {
-    ("brushstrokes", "chelsea.jpg"): 0.917,
-    ("brushstrokes", "astronaut.jpg"): 0.550,
-    ("ihc", "chelsea.jpg"): 0.271,
-    ("ihc", "astronaut.jpg"): 0.337,
-}
+# where the loss of 20 L-BFGS iterations from the content on the held-out photos was measured
+TRIAL_RESULTS = ROOT / "bench/results/fast_corpus_trial.json"
 SNAPSHOT = re.compile(r"_(\d+)\.npz$")
+
+
+def targets() -> dict:
+    """(style, content): the loss of 20 L-BFGS iterations, from the trial's quality rows."""
+    rows = json.loads(TRIAL_RESULTS.read_text())["quality"]
+    return {(r["style"], r["content"]): r["lbfgs"]["20"]["loss"] for r in rows}
 
 
 def _settings(net):
@@ -72,6 +73,28 @@ def _rate(net, style, settings) -> dict:
     return row
 
 
+def _networks(run: Path, start: Path, style_name: str, first):
+    """(kind, step of the run, network) in the curve's order: the shipped network, the one the
+    run started from, each checkpoint copied into RUN/snap (its weights loaded into ``first``,
+    which is rated before them), and the run's final network."""
+    from nst.feedforward import load_transformer
+
+    yield "shipped", None, load_transformer(ROOT / f"resources/models/{style_name}.keras")
+    yield "start", 0, first
+    snapshots = sorted(
+        (int(SNAPSHOT.search(p.name).group(1)), p)
+        for p in (run / "snap").glob(f"{style_name}_*.npz")
+    )
+    for step, path in snapshots:
+        with np.load(path) as data:
+            first.set_weights([data[f"model_{i}"] for i in range(len(first.weights))])
+        yield "checkpoint", step, first
+    final = run / f"{style_name}.keras"
+    if final.exists():
+        steps = json.loads((run / f"{style_name}.json").read_text())["train"]["steps"]
+        yield "final", steps, load_transformer(final)
+
+
 def bench_curve(run: Path, start: Path) -> list[dict]:
     from nst.feedforward import load_transformer
 
@@ -80,33 +103,9 @@ def bench_curve(run: Path, start: Path) -> list[dict]:
         style = load("style", style_file)
         first = load_transformer(start / f"{style_name}.keras")
         settings = _settings(first)
-        nets = [
-            (
-                "shipped",
-                None,
-                lambda s=style_name: load_transformer(ROOT / f"resources/models/{s}.keras"),
-            ),
-            ("start", 0, lambda first=first: first),
-        ]
-        for path in sorted(
-            (run / "snap").glob(f"{style_name}_*.npz"),
-            key=lambda p: int(SNAPSHOT.search(p.name).group(1)),
-        ):
-
-            def snapshot(path=path, name=style_name):
-                net = load_transformer(start / f"{name}.keras")
-                with np.load(path) as data:
-                    net.set_weights([data[f"model_{i}"] for i in range(len(net.weights))])
-                return net
-
-            nets.append(("checkpoint", int(SNAPSHOT.search(path.name).group(1)), snapshot))
-        final = run / f"{style_name}.keras"
-        if final.exists():
-            steps = json.loads((run / f"{style_name}.json").read_text())["train"]["steps"]
-            nets.append(("final", steps, lambda final=final: load_transformer(final)))
-        for kind, step, make in nets:
+        for kind, step, net in _networks(run, start, style_name, first):
             row = {"style": style_name, "network": kind, "step": step}
-            row.update(_rate(make(), style, settings))
+            row.update(_rate(net, style, settings))
             rows.append(row)
             print(f"curve: {json.dumps(row)}", flush=True)
     return rows
@@ -183,6 +182,7 @@ def bench_capacity(start: Path, steps: int, every: int) -> list[dict]:
 
 
 def markdown(result) -> str:
+    target = targets()
     lines = [
         "# Per-style networks: the held-out loss along training, and one network's capacity",
         "",
@@ -213,8 +213,8 @@ def markdown(result) -> str:
             "|---|---|---|" + "---|" * len(HELD_OUT),
         ]
         for style_name in STYLES:
-            target = " | ".join(f"**{TARGET[(style_name, c)]:.3f}**" for c in HELD_OUT)
-            lines.append(f"| {style_name} | target (L-BFGS 20 it.) | | {target} |")
+            goals = " | ".join(f"**{target[(style_name, c)]:.3f}**" for c in HELD_OUT)
+            lines.append(f"| {style_name} | target (L-BFGS 20 it.) | | {goals} |")
             for r in (r for r in result["curve"] if r["style"] == style_name):
                 cells = " | ".join(
                     f"{r[c]['loss']:.3f} / {r[c]['content_ssim']:.2f} / "
@@ -239,7 +239,7 @@ def markdown(result) -> str:
         for style_name in STYLES:
             rows = [r for r in result["capacity"] if r["style"] == style_name]
             lines.append(
-                f"| {style_name} | {TARGET[(style_name, HELD_OUT[0])]:.3f} | "
+                f"| {style_name} | {target[(style_name, HELD_OUT[0])]:.3f} | "
                 + " | ".join(f"{r['loss']:.3f} ({r['seconds']:.0f} s)" for r in rows)
                 + " |"
             )

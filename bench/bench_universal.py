@@ -168,8 +168,32 @@ def bench_speed(net, levels):
     }
 
 
-def bench_quality(net, pairs, levels, size=384, previous=None):
+def peer_output(content_name, style_name, strength) -> Path:
+    """Where run_peer wrote the peer's image of a pair at a strength."""
+    return OUT / "peer" / f"{Path(content_name).stem}__{Path(style_name).stem}__{strength:g}.png"
+
+
+def lbfgs_snapshots(content, style, size, iterations=100, every=50) -> dict:
+    """nst.transfer's images every ``every`` of ``iterations`` L-BFGS iterations (defaults,
+    from the content), by iteration."""
     import nst
+
+    snaps: dict = {}
+    nst.transfer(
+        content,
+        [style],
+        model=MODEL,
+        size=size,
+        iterations=iterations,
+        save_every=every,
+        on_checkpoint=snaps.__setitem__,
+        log=quiet,
+        print_every=0,
+    )
+    return snaps
+
+
+def bench_quality(net, pairs, levels, size=384, previous=None):
     from nst import images, quality
     from nst.universal.model import UniversalOptions
 
@@ -203,26 +227,13 @@ def bench_quality(net, pairs, levels, size=384, previous=None):
                 )
                 into.append({"alpha": a, **meter.measure(out)})
         for s in STRENGTHS:
-            peer_img = load(
-                OUT / "peer" / f"{Path(content_name).stem}__{Path(style_name).stem}__{s:g}.png"
-            )
+            peer_img = load(peer_output(content_name, style_name, s))
             theirs.append(
                 {"strength": s, **meter.measure(images.resize(peer_img, content.shape[:2]))}
             )
         lbfgs = (previous or {}).get((content_name, style_name))
         if lbfgs is None:
-            snaps: dict = {}
-            nst.transfer(
-                content,
-                [style],
-                model=MODEL,
-                size=size,
-                iterations=100,
-                save_every=50,
-                on_checkpoint=snaps.__setitem__,
-                log=quiet,
-                print_every=0,
-            )
+            snaps = lbfgs_snapshots(content, style, size, every=50)
             lbfgs = {it: meter.measure(img) for it, img in sorted(snaps.items())}
         row = {
             "content": content_name,

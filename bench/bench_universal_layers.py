@@ -26,7 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import measure  # noqa: E402
-from bench.bench_universal import MODEL, OUT, PAINTINGS, PHOTOS  # noqa: E402
+from bench.bench_universal import (  # noqa: E402
+    MODEL,
+    PAINTINGS,
+    PHOTOS,
+    lbfgs_snapshots,
+    peer_output,
+)
 
 STYLE = "wassily-kandinsky-composition-viii-1923.png"
 CONTENTS = ("chelsea.jpg", "coffee.jpg")
@@ -43,7 +49,6 @@ def shares(image, targets, base) -> list[float]:
 
 
 def bench_layers() -> dict:
-    import nst
     from nst import images, quality
     from nst.images import color
     from nst.universal.model import Universal, UniversalOptions
@@ -59,8 +64,8 @@ def bench_layers() -> dict:
         base = quality._gram_distance(quality._grams(content), targets)
         meter = quality.QualityMeter(content, [style])
         outputs = {"content": content}
-        peer = OUT / "peer" / f"{Path(name).stem}__{Path(STYLE).stem}__1.png"
-        outputs["peer, strength 1"] = images.resize(images.load_image(peer), content.shape[:2])
+        peer = images.load_image(peer_output(name, STYLE, 1))
+        outputs["peer, strength 1"] = images.resize(peer, content.shape[:2])
         for alpha in (0.6, 1.0):
             for detail in (1.0, 0.0):
                 options = UniversalOptions(size=None, alpha=alpha, detail=detail)
@@ -68,18 +73,7 @@ def bench_layers() -> dict:
                     content, [style], options
                 )
         if name == CONTENTS[0]:
-            snaps: dict = {}
-            nst.transfer(
-                content,
-                [style],
-                model=MODEL,
-                size=SIZE,
-                iterations=100,
-                save_every=100,
-                on_checkpoint=snaps.__setitem__,
-                log=lambda _m: None,
-                print_every=0,
-            )
+            snaps = lbfgs_snapshots(content, style, SIZE, every=100)
             outputs["L-BFGS 100 iterations"] = snaps[100]
         rows = {}
         for label, image in outputs.items():
