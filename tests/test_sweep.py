@@ -138,3 +138,21 @@ def test_wrap_breaks_between_words_and_never_drops_text():
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
     assert "method=gatys" in lines[0]  # words are kept whole where they fit
     assert not any(line.endswith("…") for line in lines)
+
+
+def test_labels_compare_values_not_their_spelling():
+    # a YAML 1 against 1.0 (given, or the library's default), a list against a tuple: the
+    # same value, so no label; only the method differs
+    sets = {
+        "a": {"temporal_weight": 1, "style_layers": ["conv1_1", "conv2_1"], "method": "gatys"},
+        "b": {"temporal_weight": 1.0, "style_layers": ("conv1_1", "conv2_1"), "method": "inetwork"},
+        "c": {"temporal_weight": 1.0, "style_layers": ["conv1_1", "conv2_1"], "style_weight": 1},
+    }
+    labels = grid.differing_values(sets)
+    assert labels == {
+        "a": {"method": "gatys"},
+        "b": {"method": "inetwork"},
+        "c": {"method": "gatys"},
+    }
+    sets["c"]["style_layers"] = ["conv1_1"]
+    assert grid.differing_values(sets)["c"] == {"method": "gatys", "style_layers": ["conv1_1"]}

@@ -111,12 +111,27 @@ def validated(where: str, settings: dict) -> dict:
 
 def differing_values(sets: dict[str, dict]) -> dict[str, dict]:
     """For each set, the settings whose value is not the same in every set (a setting a set
-    leaves out counts with the library's default, so labels never read ``key=None``)."""
+    leaves out counts with the library's default, so labels never read ``key=None``). Values
+    are compared as values: ``1`` from YAML equals a default ``1.0``, a list equals a tuple."""
     defaults = dataclasses.asdict(TransferSettings())
     full = {name: {**defaults, **s} for name, s in sets.items()}
     keys = sorted({k for s in sets.values() for k in s})
-    varying = [k for k in keys if len({repr(s[k]) for s in full.values()}) > 1]
+
+    def varies(key: str) -> bool:
+        first, *rest = (_as_value(s[key]) for s in full.values())
+        return any(value != first for value in rest)
+
+    varying = [k for k in keys if varies(k)]
     return {name: {k: s[k] for k in varying} for name, s in full.items()}
+
+
+def _as_value(value):
+    """A setting in a form that compares by value (tuples and lists alike, nested)."""
+    if isinstance(value, (list, tuple)):
+        return [_as_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_value(v) for k, v in value.items()}
+    return value
 
 
 def describe(values: dict) -> str:
