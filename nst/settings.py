@@ -47,6 +47,8 @@ class TransferSettings:
     size: int = 512
     init: str = "content"
     decoders: str | None = None  # init "arbitrary": the decoders' folder (default: the shipped)
+    init_alpha: float = 1.0  # init "arbitrary": its style strength (nst arbitrary --alpha)
+    init_detail: float = 1.0  # init "arbitrary": the detail put back (nst arbitrary --detail)
     seed: int = 0
     optimizer: str = "lbfgs"
     iterations: int = 500
@@ -162,6 +164,10 @@ class TransferSettings:
             raise SettingsError(
                 f"max-memory must be a positive number of GiB, not {self.max_memory!r}."
             )
+        for name in ("init_alpha", "init_detail"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not 0 <= float(value) <= 1:
+                raise SettingsError(f"{name.replace('_', '-')} must be in [0, 1], not {value!r}.")
         if self.init not in INIT_MODES and not Path(os.fspath(self.init)).exists():
             raise SettingsError(
                 f"init {self.init!r} is neither one of {', '.join(INIT_MODES)} nor an existing "

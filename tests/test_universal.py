@@ -370,6 +370,37 @@ def test_arbitrary_bad_inputs_end_with_one_error_line_and_nothing_written(tmp_pa
     assert not out.exists() and list(tmp_path.glob("out*")) == []
 
 
+def test_warm_start_takes_its_strength_and_detail(decoders, photo):
+    """--init-alpha / --init-detail reach the warm start: alpha 0 with detail 1 starts at the
+    content itself, a stronger alpha further from it; detail 0 keeps only what the decoders
+    draw; out of [0, 1] is an error."""
+    from nst import quality
+    from nst.engine.driver import initial_image
+    from nst.errors import SettingsError
+    from nst.settings import TransferSettings
+
+    style = _style()
+
+    def start(**kw):
+        settings = TransferSettings(
+            model="vgg16-hed", size=128, init="arbitrary", decoders=str(decoders), **kw
+        )
+        return initial_image(settings, photo, [style], photo.shape[:2])
+
+    # the content back, up to rounding and the resampling to the decoders' multiple of 8 px
+    kept = start(init_alpha=0.0)
+    assert np.abs(kept - photo).mean() < 1.0, np.abs(kept - photo).mean()
+    ssims = [quality.ssim(start(init_alpha=a), photo) for a in (0.0, 0.5, 1.0)]
+    assert ssims[0] > 0.99 and ssims[0] > ssims[1] + 0.1 > ssims[2] + 0.2, ssims
+    plain = quality.ssim(start(init_alpha=0.0, init_detail=0.0), photo)
+    assert plain < ssims[0] - 0.05, plain
+    for bad in (1.5, -0.1):
+        with pytest.raises(SettingsError, match="init-alpha must be in"):
+            TransferSettings(init_alpha=bad)
+    with pytest.raises(SettingsError, match="init-detail must be in"):
+        TransferSettings(init_detail=2)
+
+
 def test_warm_start_begins_at_the_arbitrary_result(decoders, photo):
     """--init arbitrary: the optimisation's first image is the universal transfer's output."""
     import nst

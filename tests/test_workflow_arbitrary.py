@@ -17,7 +17,7 @@ from test_workflow import job_counts, make_images, snakemake, tiny_config, write
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-LABEL = "any-style network (universal, WCT)"
+LABEL = "any-style network (universal, WCT, alpha=0.5)"
 CELL = 48 + 2 * 6  # thumb 48 and its padding
 
 
@@ -67,7 +67,7 @@ def experiment(tmp_path_factory, tiny_decoders):
     root = tmp_path_factory.mktemp("arbitrary")
     images = make_images(root / "inputs")
     workdir = root / "run"
-    write_config(workdir, arbitrary_config(images, decoders=str(tiny_decoders)))
+    write_config(workdir, arbitrary_config(images, decoders=str(tiny_decoders), alpha=0.5))
     proc = snakemake(workdir)
     return {"workdir": workdir, "decoders": tiny_decoders, "proc": proc}
 
@@ -135,7 +135,9 @@ def test_warm_set_starts_from_the_arbitrary_result(experiment):
     assert warm["settings"]["init"] == "arbitrary"
     assert warm["settings"]["decoders"] == str(decoders)
     assert soft["settings"]["init"] == "content" and soft["settings"]["decoders"] is None
-    # the warm start is the column's picture (same decoders, levels and size): its loss is the
+    # the column's alpha (0.5 here) and detail reach the warm start
+    assert (warm["settings"]["init_alpha"], warm["settings"]["init_detail"]) == (0.5, 1.0)
+    # the warm start is the column's picture (same decoders, levels, size, alpha): its loss is the
     # loss the column's output has; the content start has no content loss at all
     assert warm["initial_loss"]["total"] == pytest.approx(column["final_loss"]["total"], rel=1e-3)
     assert warm["initial_loss"]["content"] > 0.1 and soft["initial_loss"]["content"] == 0
@@ -215,3 +217,17 @@ def test_bad_arbitrary_sections_fail_before_any_job_naming_the_key(
     lines = [line for line in proc.stderr.splitlines() if message in line]
     assert len(lines) == 1, proc.stderr[-2000:]  # one sentence, on one line
     assert not (tmp_path / "run" / "results").exists()
+
+
+def test_warm_start_takes_the_columns_alpha_and_detail_unless_the_set_gives_its_own():
+    from nst.experiment import arbitrary
+
+    config = {"arbitrary": {"styles": "all", "alpha": 0.4, "detail": 0.5}}
+    warm = arbitrary.with_decoders(config, {"init": "arbitrary", "model": "vgg16-hed"})
+    assert (warm["init_alpha"], warm["init_detail"]) == (0.4, 0.5)
+    assert warm["decoders"] == "resources/decoders/vgg16-hed"
+    own = arbitrary.with_decoders(config, {"init": "arbitrary", "init_alpha": 0.9})
+    assert (own["init_alpha"], own["init_detail"]) == (0.9, 0.5)
+    assert arbitrary.with_decoders(config, {"init": "content"}) == {"init": "content"}
+    plain = arbitrary.with_decoders({}, {"init": "arbitrary"})
+    assert (plain["init_alpha"], plain["init_detail"]) == (1.0, 1.0)

@@ -115,6 +115,20 @@ def add_transfer_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--decoders", metavar="DIR", help="--init arbitrary: decoders (default: the shipped)"
     )
+    g.add_argument(
+        "--init-alpha",
+        type=float,
+        default=d.init_alpha,
+        metavar="A",
+        help="--init arbitrary: its style strength, 0 … 1 (nst arbitrary --alpha)",
+    )
+    g.add_argument(
+        "--init-detail",
+        type=float,
+        default=d.init_detail,
+        metavar="D",
+        help="--init arbitrary: the detail put back, 0 … 1 (nst arbitrary --detail)",
+    )
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--preserve-color", choices=PRESERVE_COLOR, default=d.preserve_color)
     g.add_argument("--style-masks", nargs="+", metavar="MASK", help="one grey mask per style")

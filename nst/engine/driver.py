@@ -58,7 +58,8 @@ def initial_image(settings, content, styles, shape, blend=None) -> np.ndarray:
     styles' colours (their RGB mean and covariance, blended by ``blend``): the loss network
     barely sees a photo's palette once the texture statistics match (bench/bench_palette.py), so
     from the content itself the colours hardly move. ``arbitrary`` is the universal transfer's
-    one-pass result (:mod:`nst.universal`, the decoders of ``settings.decoders``). Under
+    one-pass result (:mod:`nst.universal`, the decoders of ``settings.decoders``, at
+    ``settings.init_alpha`` and ``init_detail``). Under
     luminance-only transfer (one channel) both are the content."""
     h, w = shape
     channels = content.shape[2]
@@ -77,7 +78,12 @@ def initial_image(settings, content, styles, shape, blend=None) -> np.ndarray:
         from nst.universal.model import UniversalOptions, cached_universal
 
         net = cached_universal(settings.decoders, model=settings.model, weights=settings.weights)
-        options = UniversalOptions(size=None, blend=tuple(blend) if blend else None)
+        options = UniversalOptions(
+            size=None,
+            blend=tuple(blend) if blend else None,
+            alpha=settings.init_alpha,
+            detail=settings.init_detail,
+        )
         return net.stylize(content, styles, options).astype(np.float32)
     if settings.init == "noise":
         rng = np.random.default_rng(settings.seed)

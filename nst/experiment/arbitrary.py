@@ -124,9 +124,15 @@ def warm_files(config: dict, settings: dict) -> list[str]:
 
 
 def with_decoders(config: dict, settings: dict) -> dict:
-    """A set's settings with the decoders' folder of its warm start filled in."""
+    """A set's settings with its warm start filled in: the decoders' folder, and the column's
+    ``alpha`` and ``detail`` as ``init_alpha`` / ``init_detail`` where the set gives none, so
+    that it starts from the result the sheet's arbitrary column shows."""
     folder = warm_decoders(config, settings)
-    return settings if folder is None else {**settings, "decoders": folder}
+    if folder is None:
+        return settings
+    s = section(config)
+    column = {"init_alpha": float(s.get("alpha", 1.0)), "init_detail": float(s.get("detail", 1.0))}
+    return {**column, **settings, "decoders": folder}
 
 
 def train_settings(config: dict, model: str, level: int) -> dict:
