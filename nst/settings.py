@@ -168,6 +168,11 @@ class TransferSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not 0 <= float(value) <= 1:
                 raise SettingsError(f"{name.replace('_', '-')} must be in [0, 1], not {value!r}.")
+            if float(value) != 1.0 and self.init != "arbitrary":
+                raise SettingsError(
+                    f"{name.replace('_', '-')} sets the --init arbitrary start; this run starts "
+                    f"from {self.init!r} (add --init arbitrary, or leave it out)."
+                )
         if self.init not in INIT_MODES and not Path(os.fspath(self.init)).exists():
             raise SettingsError(
                 f"init {self.init!r} is neither one of {', '.join(INIT_MODES)} nor an existing "

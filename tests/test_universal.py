@@ -398,7 +398,24 @@ def test_warm_start_takes_its_strength_and_detail(decoders, photo):
         with pytest.raises(SettingsError, match="init-alpha must be in"):
             TransferSettings(init_alpha=bad)
     with pytest.raises(SettingsError, match="init-detail must be in"):
-        TransferSettings(init_detail=2)
+        TransferSettings(init="arbitrary", init_detail=2)
+    # without the arbitrary start they would be ignored: an error instead
+    with pytest.raises(SettingsError, match="init-alpha sets the --init arbitrary start"):
+        TransferSettings(init="palette", init_alpha=0.5)
+
+
+def test_warm_start_without_decoders_is_one_error_before_the_network_loads(tmp_path, capsys):
+    content = ROOT / "resources/images/content/chelsea.jpg"
+    style = ROOT / "resources/images/style/brushstrokes.png"
+    out = tmp_path / "out.png"
+    (tmp_path / "decoders").mkdir()
+    args = ["transfer", content, style, "-o", out, "--init", "arbitrary", "--model", "vgg16-hed"]
+    code, err = run_cli([*args, "--decoders", tmp_path / "decoders"], capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("nst: error: --init arbitrary needs decoders of vgg16-hed")
+    assert "has no level3.keras, level2.keras, level1.keras" in lines[0]
+    assert not out.exists()
 
 
 def test_warm_start_begins_at_the_arbitrary_result(decoders, photo):

@@ -20,12 +20,12 @@ from nst import images, quality, runtime
 from nst.atomic import write_json
 from nst.engine import memory, optimize
 from nst.engine.record import TransferResult, model_entry
-from nst.errors import SettingsError
+from nst.errors import NSTError, SettingsError
 from nst.images import color
 from nst.loss import tiled
 from nst.loss.problem import TransferProblem
 from nst.net.features import feature_extractor
-from nst.settings import INIT_MODES, TransferSettings
+from nst.settings import INIT_MODES, UNIVERSAL_LEVELS, TransferSettings
 
 ImageInput = str | os.PathLike | np.ndarray
 
@@ -95,6 +95,21 @@ def initial_image(settings, content, styles, shape, blend=None) -> np.ndarray:
     assert settings.init not in INIT_MODES
     init = images.resize(images.load_image(settings.init, what="init image"), shape)
     return color.rgb_to_luminance(init) if channels == 1 else init
+
+
+def _check_warm_decoders(settings) -> None:
+    """``--init arbitrary``: every decoder file its levels need is there (checked before the
+    loss network's weights load, or download)."""
+    from nst.universal.model import decoder_path, default_decoders
+
+    folder = settings.decoders or default_decoders(settings.model)
+    missing = [v for v in UNIVERSAL_LEVELS if not decoder_path(folder, v).is_file()]
+    if missing:
+        names = ", ".join(decoder_path(folder, v).name for v in missing)
+        raise NSTError(
+            f"--init arbitrary needs decoders of {settings.model}: {folder} has no {names}; "
+            "give --decoders DIR (nst train-decoder) or another --init."
+        )
 
 
 def scale_schedule(size: int, scales: int) -> list[int]:
@@ -303,6 +318,8 @@ def transfer(
     problem = TransferProblem(
         settings, _load(content, "content image"), [_load(s, "style image") for s in styles]
     )
+    if settings.init == "arbitrary" and init_image is None:
+        _check_warm_decoders(settings)
     runtime.configure_runtime(settings)
     t_model = time.perf_counter()
     extractor = feature_extractor(settings, problem.layers.network)
