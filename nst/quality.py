@@ -23,6 +23,10 @@ no style moved in, 0 = the style's statistics):
 * ``texture_distance``: the texture, as the distance between log mean and log standard deviation
   of Gabor filter responses of the luminance (wavelengths 4, 8 and 16 px, 4 orientations), the
   style at the size the run used it: whether the strokes, grain and edges look like the style's.
+
+An output larger than ``MEASURE_SIDE`` (1024 px) on its longest side is measured shrunk to it:
+through the loss network at full size, the figures of a 4096 px picture alone would need more
+memory (about 20 GB) than the stylisation in tiles.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from nst.images import color
 
 METRIC_MODEL = "vgg16-hed"
 METRIC_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+MEASURE_SIDE = 1024  # larger outputs are measured shrunk to this longest side
 KEYS = (
     "content_ssim",
     "style_distance",
@@ -166,6 +171,15 @@ def _relative(output, styles, base, blend) -> float:
     )
 
 
+def _measured(output: np.ndarray) -> np.ndarray:
+    """The output as the figures see it: float32, at most ``MEASURE_SIDE`` px on its longest
+    side."""
+    output = np.asarray(output, np.float32)
+    if max(output.shape[:2]) > MEASURE_SIDE:
+        output = images.resize_longest(output, MEASURE_SIDE)
+    return output
+
+
 class QualityMeter:
     """Measures outputs of one content and its styles (their Gram matrices computed once)."""
 
@@ -209,6 +223,7 @@ class QualityMeter:
         return self._targets[shape]
 
     def style_distance(self, output: np.ndarray) -> float:
+        output = _measured(output)
         at = self._at(output.shape[:2])
         grams = _grams(output)
         return float(
@@ -219,7 +234,7 @@ class QualityMeter:
         )
 
     def measure(self, output: np.ndarray) -> dict:
-        output = np.asarray(output, np.float32)
+        output = _measured(output)
         at = self._at(output.shape[:2])
         content = at["content"]
         palette = palette_signature(output)

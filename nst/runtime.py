@@ -30,6 +30,26 @@ STATE: dict = {"configured": False, "import_seconds": None, "transfer_started": 
 _BAR: dict = {"shown": None}
 
 
+GIB = 2**30
+AVAILABLE_SHARE = 0.8  # of the memory available when a run starts, without --max-memory
+
+
+def available_bytes() -> int:
+    """The memory the machine has available now (MemAvailable; the physical memory where that
+    cannot be read)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 * GIB
+
+
 def log(msg: str) -> None:
     """Progress and notices of a long job: one line on stderr, at once (logs and terminals).
 

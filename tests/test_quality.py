@@ -77,6 +77,24 @@ def test_style_distance_is_one_for_the_content_and_near_zero_for_the_style():
     }
 
 
+def test_outputs_larger_than_the_measuring_side_are_measured_shrunk(monkeypatch):
+    monkeypatch.setattr(quality, "MEASURE_SIDE", 64)
+    content = make_content(96, 128).astype(np.float32)
+    style = make_style("red", 128).astype(np.float32)
+    output = 0.6 * content + 0.4 * images.resize(style, content.shape[:2])
+    shrunk = images.resize_longest(output, 64)
+    assert shrunk.shape[:2] == (48, 64)
+    big, small = (
+        quality.measure(output, content, [style]),
+        quality.measure(shrunk, content, [style]),
+    )
+    assert big == small
+    meter = quality.QualityMeter(content, [style])
+    assert meter.style_distance(output) == meter.style_distance(shrunk)
+    monkeypatch.setattr(quality, "MEASURE_SIDE", 1024)
+    assert quality.measure(output, content, [style]) != small  # at its own size otherwise
+
+
 def test_palette_and_texture_judge_the_style_apart_from_the_loss_network():
     """The independent figures: the content recoloured with the style's colours takes the
     palette but not the texture; the style's texture in the content's colours the reverse;

@@ -329,7 +329,16 @@ def test_arbitrary_command_writes_deterministic_images_and_a_record(decoders, tm
 
 @pytest.mark.parametrize(
     "case",
-    ["not-an-image", "other-encoder", "unknown-level", "bad-alpha", "bad-detail", "no-decoders"],
+    [
+        "not-an-image",
+        "other-encoder",
+        "unknown-level",
+        "bad-alpha",
+        "bad-detail",
+        "bad-tile",
+        "bad-memory",
+        "no-decoders",
+    ],
 )
 def test_arbitrary_bad_inputs_end_with_one_error_line_and_nothing_written(tmp_path, capsys, case):
     from nst.universal.decoder import build_decoder
@@ -360,6 +369,12 @@ def test_arbitrary_bad_inputs_end_with_one_error_line_and_nothing_written(tmp_pa
     elif case == "bad-detail":
         args += ["--detail", -0.5]
         expect = "detail must be in [0, 1]"
+    elif case == "bad-tile":
+        args += ["--tile", 32]
+        expect = "tile must be 0 (chosen from the memory) or at least 64 px"
+    elif case == "bad-memory":
+        args += ["--max-memory", 0]
+        expect = "max-memory must be a positive number of GiB"
     else:
         args += ["--decoders", tmp_path / "none"]
         expect = "no decoder file"
@@ -368,6 +383,74 @@ def test_arbitrary_bad_inputs_end_with_one_error_line_and_nothing_written(tmp_pa
     assert code == 2
     assert len(lines) == 1 and lines[0].startswith("nst: error:") and expect in lines[0], err
     assert not out.exists() and list(tmp_path.glob("out*")) == []
+
+
+def test_moments_summed_over_parts_give_the_whole_statistics():
+    from nst.universal.transforms import FeatureStats, Moments
+
+    rng = np.random.default_rng(3)
+    mixing = np.eye(6) + 0.3 * rng.normal(size=(6, 6))  # well conditioned: whiten is stable
+    feats = (rng.normal(size=(40, 30, 6)) @ mixing + 50).astype(np.float32)
+    weights = rng.uniform(size=(40, 30)).astype(np.float32)
+    for w in (None, weights):
+        whole = FeatureStats.of(feats, w)
+        parts = Moments()
+        for rows in (slice(0, 7), slice(7, 25), slice(25, 40)):
+            parts.add(feats[rows], None if w is None else w[rows])
+        summed = parts.stats()
+        np.testing.assert_allclose(summed.mean, whole.mean, rtol=1e-6)
+        np.testing.assert_allclose(summed.color, whole.color, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(summed.whiten, whole.whiten, rtol=1e-4, atol=1e-4)
+    empty = Moments()
+    empty.add(feats[:2], np.zeros((2, 30), np.float32))
+    assert empty.stats() is None
+
+
+def test_tiles_give_the_whole_image(universal, photo, monkeypatch):
+    """--tile: the content's statistics summed over tiles and each tile decoded with the context
+    its networks need give the whole image's pixels (within one level of 255), for detail 0 and
+    1, alpha, AdaIN, regional masks with blended styles, and the style's statistics too; with
+    too little context the seams show, so the test can fail."""
+    from nst.universal.model import UniversalOptions
+
+    styles = [_style(), _style("ihc.jpg")]
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[:, : photo.shape[1] // 3] = 1.0
+    cases = [
+        ({}, None, styles[:1]),
+        ({"detail": 0.0, "alpha": 0.6}, None, styles[:1]),
+        ({"transform": "adain"}, None, styles[:1]),
+        ({"blend": (0.3, 0.7)}, [mask, None], styles),
+    ]
+    for kw, masks, chosen in cases:
+        whole = universal.stylize(photo, chosen, UniversalOptions(size=128, **kw), masks)
+        assert universal.last_tile == 0
+        tiled = universal.stylize(photo, chosen, UniversalOptions(size=128, tile=64, **kw), masks)
+        assert universal.last_tile == 64
+        diff = np.abs(whole.astype(int) - tiled.astype(int))
+        assert diff.max() <= 1 and diff.mean() < 0.05, (kw, diff.max(), diff.mean())
+    big = _style()
+    by_tiles, at_once = universal.style_stats(big, tile=64), universal.style_stats(big)
+    for level, stats in at_once.items():
+        np.testing.assert_allclose(by_tiles[level].mean, stats.mean, rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(by_tiles[level].color, stats.color, rtol=1e-3, atol=1e-2)
+    monkeypatch.setattr(type(universal), "_decoder_halo", lambda self, level: 0)
+    seams = universal.stylize(photo, styles[:1], UniversalOptions(size=128, tile=64))
+    whole = universal.stylize(photo, styles[:1], UniversalOptions(size=128))
+    assert np.abs(whole.astype(int) - seams.astype(int)).max() > 5
+
+
+def test_the_tile_is_chosen_from_the_memory(universal):
+    from nst.errors import SettingsError
+    from nst.universal.model import UniversalOptions
+
+    assert universal.tile_for((512, 512), UniversalOptions(max_memory=4)) == 0
+    tile = universal.tile_for((4096, 4096), UniversalOptions(max_memory=4))
+    assert tile >= 512 and tile % 64 == 0 and tile < 4096, tile
+    assert universal.tile_for((4096, 4096), UniversalOptions(max_memory=8)) > tile
+    assert universal.tile_for((4096, 4096), UniversalOptions(tile=256)) == 256
+    with pytest.raises(SettingsError, match="even 64 px tiles need about"):
+        universal.tile_for((4096, 4096), UniversalOptions(max_memory=1.01))
 
 
 def test_warm_start_takes_its_strength_and_detail(decoders, photo):

@@ -42,6 +42,8 @@ def cmd_arbitrary(args) -> int:
         style_size=args.style_size,
         preserve_color=args.preserve_color,
         blend=tuple(args.style_blend_weights) if args.style_blend_weights else None,
+        tile=args.tile,
+        max_memory=args.max_memory,
     )
     universal_files(
         contents,
@@ -129,6 +131,20 @@ def add_commands(sub) -> None:
     )
     p.add_argument(
         "--style-blend-weights", nargs="+", type=float, metavar="W", help="one per style"
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="large images: tiles of N px, the statistics summed over the whole image (the "
+        "same picture within a level of 255); 0: chosen from the memory, whole when it fits",
+    )
+    p.add_argument(
+        "--max-memory",
+        type=float,
+        metavar="GIB",
+        help="memory a call may use (default: 80%% of what is available)",
     )
     p.add_argument(
         "--style-masks",

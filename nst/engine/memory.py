@@ -11,12 +11,12 @@ to what is left.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from nst.errors import SettingsError
+from nst.runtime import AVAILABLE_SHARE, GIB, available_bytes
 
-GIB = 2**30
+__all__ = ["AVAILABLE_SHARE", "GIB", "available_bytes"]  # with the planning below
 # Peak bytes per input pixel of one value-and-gradient evaluation of the whole image, over the
 # process before it (network built and traced at a small size), from bench/bench_memory.py:
 # the slope between 512 and 1024 px, float32 (measured 2205 and 4233, each in a process of its
@@ -34,23 +34,6 @@ ADAM_VECTORS_BYTES = 21 * 4
 MAX_HISTORY = 100
 MIN_HISTORY = 5
 MIN_TILE = 128
-AVAILABLE_SHARE = 0.8  # of the memory available when the run starts, without --max-memory
-
-
-def available_bytes() -> int:
-    """The memory the machine has available now (MemAvailable; the physical memory where that
-    cannot be read)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 8 * GIB
 
 
 def budget_bytes(settings) -> int:

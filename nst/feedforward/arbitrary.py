@@ -73,7 +73,7 @@ def universal_files(
     rows = stylize_each(
         files,
         targets,
-        lambda content: (net.stylize(content, style_imgs, o, masks), {}, ""),
+        lambda content: _stylized(net, content, style_imgs, o, masks),
         lambda out, content: quality.measure(out, content, style_imgs),
         "arbitrary",
         "content image",
@@ -88,6 +88,8 @@ def universal_files(
         "style_size": o.style_size,
         "preserve_color": o.preserve_color,
         "style_blend_weights": list(o.blend) if o.blend else None,
+        "tile": o.tile,
+        "max_memory": o.max_memory,
         "style_masks": [str(m) for m in style_masks] if style_masks else None,
         "model": model,
         "seed": seed,
@@ -117,3 +119,11 @@ def universal_files(
     if metrics is not None:
         write_json(metrics, record)
     return record
+
+
+def _stylized(net, content, styles, options, masks):
+    """One image through ``net`` as :func:`stylize_each` runs it: the image, the tile it took
+    (0: whole) and a note for the log line."""
+    out = net.stylize(content, styles, options, masks)
+    tile = net.last_tile
+    return out, {"tile": tile}, f" in tiles of {tile} px" if tile else ""

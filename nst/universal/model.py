@@ -22,13 +22,21 @@ from nst import images
 from nst.errors import SettingsError
 from nst.images import color
 from nst.net.features import VGGFeatures
+from nst.runtime import GIB
 from nst.settings import UNIVERSAL_LEVELS
 from nst.universal.decoder import decoder_info, level_layer, load_decoder
-from nst.universal.transforms import FeatureStats, check_transform, transform
+from nst.universal.transforms import FeatureStats, Moments, check_transform, transform
 
 # where the shipped decoders live, per encoder network
 DECODERS_DIR = Path(__file__).resolve().parents[2] / "resources" / "decoders"
 PRESERVE = ("none", "chroma", "histogram")
+# peak memory of a whole-image call (levels 3 2 1, detail 1, the style at the output's size):
+# 15.2 GB at 2048 x 2048 px on 2 cores, about 1 GiB of it TensorFlow and the networks
+BYTES_PER_PIXEL = 3400
+BASE_BYTES = 1 * GIB
+# in tiles, the image-sized arrays stay (input, padded image, each level's output, the result):
+# 6.85 GB at 4096 x 4096 px in 1152 px tiles, about 50 bytes per pixel above the tiles' share
+IMAGE_BYTES_PER_PIXEL = 64
 
 
 def decoder_path(directory: str | os.PathLike, level: int) -> Path:
@@ -53,6 +61,10 @@ class UniversalOptions:
     # share of what each level's decoder loses of its own input put back: 1 keeps the content's
     # fine lines and edges the decoders cannot draw, 0 is Li et al.'s plain decoding
     detail: float = 1.0
+    # large images: tiles of this many px (their statistics summed over the whole image, so the
+    # result is the whole image's); 0 chooses from the memory (whole when it fits)
+    tile: int = 0
+    max_memory: float | None = None  # GiB a call may use; None: most of what is available
 
     def __post_init__(self) -> None:
         check_transform(self.transform)
@@ -69,6 +81,16 @@ class UniversalOptions:
             raise SettingsError(
                 f"unknown preserve-color {self.preserve_color!r} for universal transfer; "
                 f"choose one of {', '.join(PRESERVE)}."
+            )
+        if isinstance(self.tile, bool) or not isinstance(self.tile, int) or 0 < self.tile < 64:
+            raise SettingsError(
+                f"tile must be 0 (chosen from the memory) or at least 64 px, not {self.tile!r}."
+            )
+        if self.tile < 0:
+            raise SettingsError(f"tile must be 0 or at least 64 px, not {self.tile!r}.")
+        if self.max_memory is not None and not float(self.max_memory) > 0:
+            raise SettingsError(
+                f"max-memory must be a positive number of GiB, not {self.max_memory!r}."
             )
         for name in ("size", "style_size"):
             value = getattr(self, name)
@@ -94,6 +116,7 @@ class Universal:
 
         directory = Path(directory) if directory is not None else default_decoders(model)
         self.directory = directory
+        self.last_tile = 0  # the tile of the last stylize call (0: whole)
         self.decoders = {}
         self.info = {}
         pooling = None
@@ -144,12 +167,132 @@ class Universal:
         }
         self._style_encode = traced(lambda x: self.style_encoder.model(x, training=False))
 
-    def style_stats(self, style: np.ndarray) -> dict[int, FeatureStats]:
-        """Each level's statistics of a style image (RGB in [0, 255])."""
+    def style_stats(self, style: np.ndarray, tile: int = 0) -> dict[int, FeatureStats]:
+        """Each level's statistics of a style image (RGB in [0, 255]); with ``tile``, summed
+        over tiles of that many px (a style as large as a poster)."""
         import tensorflow as tf
 
-        feats = self._style_encode(tf.constant(np.asarray(style, np.float32)[None]))
-        return {v: FeatureStats.of(np.asarray(feats[level_layer(v)])[0]) for v in self.decoders}
+        arr = np.asarray(style, np.float32)
+        if not tile or max(arr.shape[:2]) <= tile:
+            feats = self._style_encode(tf.constant(arr[None]))
+            return {v: FeatureStats.of(np.asarray(feats[level_layer(v)])[0]) for v in self.decoders}
+        deepest = max(self.decoders)
+        step = 2 ** (deepest - 1)
+        h, w = arr.shape[:2]
+        arr = np.pad(arr, ((0, -h % step), (0, -w % step), (0, 0)), mode="reflect")
+        moments = {v: Moments() for v in self.decoders}
+        halo = self._encoder_halo(deepest)
+        for core, box in _boxes(arr.shape[:2], _aligned(tile, step), halo):
+            feats = self._style_encode(tf.constant(arr[None, box[0] : box[1], box[2] : box[3]]))
+            for v in self.decoders:
+                moments[v].add(_crop(np.asarray(feats[level_layer(v)])[0], core, box, 2 ** (v - 1)))
+        return {v: m.stats() for v, m in moments.items()}
+
+    def _encoder_halo(self, level: int) -> int:
+        from nst.net.receptive import halo
+
+        return halo(self.model, [level_layer(level)])
+
+    def _decoder_halo(self, level: int) -> int:
+        """Output pixels a tile's edge spoils in the level's decoder: one feature position per
+        3 x 3 convolution at its scale, rounded up to the level's stride."""
+        import keras
+
+        scale, spread = 2 ** (level - 1), 0
+        for layer in self.decoders[level].layers:
+            if isinstance(layer, keras.layers.UpSampling2D):
+                scale //= 2
+            elif isinstance(layer, keras.layers.Conv2D):
+                spread += (layer.kernel_size[0] // 2) * scale
+        stride = 2 ** (level - 1)
+        return -(-spread // stride) * stride
+
+    def _level_tiled(self, level, image, stats, o, masks, tile) -> np.ndarray:
+        """One level over an image too large for one pass, tile by tile: first the content's
+        statistics (whole and per mask) summed over tiles, then each tile transformed with them
+        and decoded, with the context each network needs around it, so that every pixel is the
+        whole image's up to float rounding."""
+        import tensorflow as tf
+
+        stride, shape = 2 ** (level - 1), image.shape[:2]
+        enc, dec = self._encoder_halo(level), self._decoder_halo(level)
+
+        def encode(box):
+            y0, y1, x0, x1 = box
+            return np.asarray(self._encode[level](tf.constant(image[None, y0:y1, x0:x1])))[0]
+
+        def cut(mask, box):
+            return None if mask is None else mask[box[0] // stride : box[1] // stride,
+                                                   box[2] // stride : box[3] // stride]  # fmt: skip
+
+        whole = Moments()
+        regions = [None if m is None else Moments() for m in masks or []]
+        for core, box in _boxes(shape, tile, enc):
+            feats = _crop(encode(box), core, box, stride)
+            whole.add(feats)
+            for region, mask in zip(regions, masks or [], strict=True):
+                if region is not None:
+                    region.add(feats, np.clip(cut(mask, core), 0.0, 1.0))
+        content_stats = (whole.stats(), [None if r is None else r.stats() for r in regions])
+
+        out = np.empty_like(image)
+        for core, box in _boxes(shape, tile, dec):
+            context = (
+                max(0, box[0] - enc), min(shape[0], box[1] + enc),
+                max(0, box[2] - enc), min(shape[1], box[3] + enc),
+            )  # fmt: skip
+            feats = _crop(encode(context), box, context, stride)
+            moved = transform(
+                feats,
+                [s[level] for s in stats],
+                blend=o.blend,
+                masks=None if masks is None else [cut(m, box) for m in masks],
+                alpha=o.alpha,
+                kind=o.transform,
+                content_stats=content_stats,
+            )
+            part = image[box[0] : box[1], box[2] : box[3]]
+            if o.detail:
+                both = np.asarray(self._decode[level](tf.constant(np.stack([moved, feats]))))
+                decoded = both[0] + float(o.detail) * (part - both[1])
+            else:
+                decoded = np.asarray(self._decode[level](tf.constant(moved[None])))[0]
+            y0, y1, x0, x1 = (
+                core[0] - box[0],
+                core[1] - box[0],
+                core[2] - box[2],
+                core[3] - box[2],
+            )
+            out[core[0] : core[1], core[2] : core[3]] = np.clip(decoded[y0:y1, x0:x1], 0.0, 255.0)
+        return out
+
+    def tile_for(self, shape: tuple[int, int], options: UniversalOptions) -> int:
+        """The tile a call at ``shape`` uses: ``options.tile``, else 0 (the whole image) when
+        it fits the memory (``options.max_memory`` GiB, else 80 % of what is available), else
+        the largest that fits with its halo."""
+        if options.tile:
+            return options.tile
+        from nst.runtime import AVAILABLE_SHARE, available_bytes
+
+        budget = (
+            float(options.max_memory) * GIB
+            if options.max_memory is not None
+            else AVAILABLE_SHARE * available_bytes()
+        )
+        pixels = shape[0] * shape[1]
+        if BASE_BYTES + (BYTES_PER_PIXEL + IMAGE_BYTES_PER_PIXEL) * pixels <= budget:
+            return 0
+        margin = max(self._encoder_halo(v) + self._decoder_halo(v) for v in self.decoders)
+        fixed = BASE_BYTES + IMAGE_BYTES_PER_PIXEL * pixels
+        side = (max(0.0, budget - fixed) / BYTES_PER_PIXEL) ** 0.5 - 2 * margin
+        tile = int(side // 64 * 64)
+        if tile < 64:
+            need = (fixed + BYTES_PER_PIXEL * (64 + 2 * margin) ** 2) / GIB
+            raise SettingsError(
+                f"even 64 px tiles need about {need:.1f} GiB; this call may use "
+                f"{budget / GIB:.1f} GiB (--max-memory)."
+            )
+        return tile
 
     def prepare_styles(
         self, styles: Sequence[np.ndarray], options: UniversalOptions, content: np.ndarray
@@ -163,7 +306,7 @@ class Universal:
             s = images.resize_longest(np.asarray(style, np.float32), side)
             if options.preserve_color == "histogram":
                 s = color.match_color_histogram(s, content)
-            out.append(self.style_stats(s))
+            out.append(self.style_stats(s, self.tile_for(s.shape[:2], options)))
         return out
 
     def stylize(
@@ -200,7 +343,19 @@ class Universal:
         step = 2 ** (max(o.levels) - 1)
         image = np.pad(arr, ((0, -h % step), (0, -w % step), (0, 0)), mode="reflect")
         full = image.shape[:2]
+        tile = self.tile_for(full, o)
+        tile = _aligned(tile, step) if tile and max(full) > tile else 0
+        self.last_tile = tile  # 0: the whole image in one pass
         for level in o.levels:
+            if tile:
+                level_masks = None
+                if masks is not None:
+                    grid = (full[0] // 2 ** (level - 1), full[1] // 2 ** (level - 1))
+                    level_masks = [
+                        None if m is None else _fit(m, full, grid, (h, w)) for m in masks
+                    ]
+                image = self._level_tiled(level, image, stats, o, level_masks, tile)
+                continue
             feats = np.asarray(self._encode[level](tf.constant(image[None])))[0]
             grid = feats.shape[:2]
             level_masks = None
@@ -226,6 +381,35 @@ class Universal:
         if o.preserve_color == "chroma":
             out = color.transfer_chroma(out, arr)
         return images.to_uint8(out)
+
+
+def _aligned(tile: int, step: int) -> int:
+    return max(step, tile // step * step)
+
+
+def _boxes(shape: tuple[int, int], core: int, margin: int):
+    """(core, box) pairs (top, bottom, left, right): tiles of ``core`` px covering ``shape``,
+    each with ``margin`` px of context around it inside the image."""
+    h, w = shape
+    for y0 in range(0, h, core):
+        for x0 in range(0, w, core):
+            y1, x1 = min(h, y0 + core), min(w, x0 + core)
+            yield (
+                (y0, y1, x0, x1),
+                (
+                    max(0, y0 - margin),
+                    min(h, y1 + margin),
+                    max(0, x0 - margin),
+                    min(w, x1 + margin),
+                ),
+            )
+
+
+def _crop(feats: np.ndarray, inner, outer, stride: int) -> np.ndarray:
+    """The features of box ``inner`` out of those of box ``outer`` (image px, on ``stride``)."""
+    top, left = (inner[0] - outer[0]) // stride, (inner[2] - outer[2]) // stride
+    rows, cols = (inner[1] - inner[0]) // stride, (inner[3] - inner[2]) // stride
+    return feats[top : top + rows, left : left + cols]
 
 
 def _fit(mask: np.ndarray, full, grid, shape) -> np.ndarray:

@@ -56,7 +56,12 @@ class FeatureStats:
             mean = (w @ f).astype(np.float64)
             centred = f - mean.astype(np.float32)
             cov = ((centred * w[:, None]).T @ centred).astype(np.float64)
-        values, vectors = np.linalg.eigh(cov)
+        return cls.of_moments(mean, cov)
+
+    @classmethod
+    def of_moments(cls, mean: np.ndarray, cov: np.ndarray) -> FeatureStats:
+        """Statistics of a mean (C,) and covariance (C, C)."""
+        values, vectors = np.linalg.eigh(np.asarray(cov, np.float64))
         keep = values > EIGEN_FLOOR * max(values.max(), 1e-12)
         values, vectors = values[keep], vectors[:, keep]
         root = np.sqrt(values)
@@ -66,6 +71,40 @@ class FeatureStats:
             color=(vectors * root) @ vectors.T,
             whiten=(vectors / root) @ vectors.T,
         )
+
+
+class Moments:
+    """Statistics of features that come in parts (the tiles of a large image): sums of the
+    (weighted) positions, features and their outer products, about a reference point (the first
+    part's mean) so that the float64 sums lose nothing to cancellation."""
+
+    def __init__(self):
+        self.weight, self.sum, self.outer, self.origin = 0.0, None, None, None
+
+    def add(self, features: np.ndarray, weights: np.ndarray | None = None) -> None:
+        f = np.asarray(features, np.float32).reshape(-1, features.shape[-1])
+        if self.origin is None:
+            self.origin = f.mean(axis=0, dtype=np.float64).astype(np.float32)
+            c = f.shape[1]
+            self.sum, self.outer = np.zeros(c, np.float64), np.zeros((c, c), np.float64)
+        d = f - self.origin
+        if weights is None:
+            self.weight += len(d)
+            self.sum += d.sum(axis=0, dtype=np.float64)
+            self.outer += (d.T @ d).astype(np.float64)
+        else:
+            w = np.asarray(weights, np.float32).reshape(-1)
+            self.weight += float(w.sum(dtype=np.float64))
+            self.sum += (w @ d).astype(np.float64)
+            self.outer += ((d * w[:, None]).T @ d).astype(np.float64)
+
+    def stats(self) -> FeatureStats | None:
+        """The statistics of every part added; None when nothing (or no weight) was."""
+        if self.origin is None or self.weight < 1e-6:
+            return None
+        shift = self.sum / self.weight
+        cov = self.outer / self.weight - np.outer(shift, shift)
+        return FeatureStats.of_moments(self.origin.astype(np.float64) + shift, cov)
 
 
 def check_transform(name: str) -> str:
@@ -94,12 +133,15 @@ def transform(
     masks: Sequence[np.ndarray | None] | None = None,
     alpha: float = 1.0,
     kind: str = "wct",
+    content_stats: tuple | None = None,
 ) -> np.ndarray:
     """The (H, W, C) content features transformed towards the styles (float32).
 
     ``blend``: one weight per style (normalised; default equal); ``masks``: one (H, W) map in
     [0, 1] or None per style, at the features' grid: regional transfer, where the masked styles
     share each position by their masks and an unmasked style fills the rest.
+    ``content_stats``: (the whole content's statistics, [each masked region's or None]) when
+    ``content`` is one tile of a larger image (:func:`content_moments`); default: ``content``'s.
     """
     check_transform(kind)
     if not 0 <= alpha <= 1:
@@ -114,7 +156,7 @@ def transform(
     rest = [(st, wt) for st, wt, r in zip(styles, weights, regional, strict=True) if not r]
     mixed = None
     if rest:  # the unmasked styles, blended
-        stats = FeatureStats.of(f)
+        stats = content_stats[0] if content_stats is not None else FeatureStats.of(f)
         total = sum(wt for _s, wt in rest)
         for st, wt in rest:
             moved = _transfer(f, stats, st, kind)
@@ -125,13 +167,19 @@ def transform(
     if any(regional):
         region = np.zeros_like(f)
         cover = np.zeros(len(f), np.float32)
-        for st, mask in zip(styles, masks, strict=True):
+        for i, (st, mask) in enumerate(zip(styles, masks, strict=True)):
             if mask is None:
                 continue
             m = np.clip(np.asarray(mask, np.float32).reshape(-1), 0.0, 1.0)
-            if m.sum() < 1e-6:
+            if content_stats is not None:
+                own = content_stats[1][i]
+                if own is None or m.sum() == 0:
+                    continue
+            elif m.sum() < 1e-6:
                 continue
-            region += m[:, None] * _transfer(f, FeatureStats.of(f, m), st, kind)
+            else:
+                own = FeatureStats.of(f, m)
+            region += m[:, None] * _transfer(f, own, st, kind)
             cover += m
         over = cover > 1.0  # overlapping masks share a position
         region[over] /= cover[over, None]
