@@ -138,7 +138,7 @@ def add_commands(sub) -> None:
         default=0,
         metavar="N",
         help="large images: tiles of N px, the statistics summed over the whole image (the "
-        "same picture within a level of 255); 0: chosen from the memory, whole when it fits",
+        "same picture within a few levels of 255); 0: chosen from the memory, whole when it fits",
     )
     p.add_argument(
         "--max-memory",

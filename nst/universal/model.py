@@ -31,11 +31,11 @@ from nst.universal.transforms import FeatureStats, Moments, check_transform, tra
 DECODERS_DIR = Path(__file__).resolve().parents[2] / "resources" / "decoders"
 PRESERVE = ("none", "chroma", "histogram")
 # peak memory of a whole-image call (levels 3 2 1, detail 1, the style at the output's size):
-# 15.2 GB at 2048 x 2048 px on 2 cores, about 1 GiB of it TensorFlow and the networks
-BYTES_PER_PIXEL = 3400
+# 14.6 GiB at 2048 x 2048 px on 2 cores, about 1 GiB of it TensorFlow and the networks
+BYTES_PER_PIXEL = 3500
 BASE_BYTES = 1 * GIB
 # in tiles, the image-sized arrays stay (input, padded image, each level's output, the result):
-# 6.85 GB at 4096 x 4096 px in 1152 px tiles, about 50 bytes per pixel above the tiles' share
+# 6.5 GiB at 4096 x 4096 px in 1152 px tiles, about 50 bytes per pixel above the tiles' share
 IMAGE_BYTES_PER_PIXEL = 64
 
 
