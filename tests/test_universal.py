@@ -453,6 +453,20 @@ def test_the_tile_is_chosen_from_the_memory(universal):
         universal.tile_for((4096, 4096), UniversalOptions(max_memory=1.01))
 
 
+def test_the_memory_estimate_covers_the_peaks_the_bench_measured():
+    """The plan's estimate (whole and tiled) against bench/bench_universal_tiled.py's peaks, for
+    the shipped decoders: at least the peak, so that a planned tile fits, and not wildly over."""
+    from nst.universal.model import GIB, Universal
+
+    bench = json.loads((ROOT / "bench/results/universal_tiled.json").read_text())
+    rows = [r for r in bench["rows"] if "error" not in r]
+    assert len(rows) == 4
+    net = Universal(model="vgg16-hed")
+    for r in rows:
+        estimate = net.estimate_bytes((r["side"], r["side"]), r["tile"]) / GIB
+        assert r["peak_gib"] <= estimate <= 1.3 * r["peak_gib"], (r, estimate)
+
+
 def test_warm_start_takes_its_strength_and_detail(decoders, photo):
     """--init-alpha / --init-detail reach the warm start: alpha 0 with detail 1 starts at the
     content itself, a stronger alpha further from it; detail 0 keeps only what the decoders

@@ -30,12 +30,13 @@ from nst.universal.transforms import FeatureStats, Moments, check_transform, tra
 # where the shipped decoders live, per encoder network
 DECODERS_DIR = Path(__file__).resolve().parents[2] / "resources" / "decoders"
 PRESERVE = ("none", "chroma", "histogram")
-# peak memory of a whole-image call (levels 3 2 1, detail 1, the style at the output's size):
-# 14.6 GiB at 2048 x 2048 px on 2 cores, about 1 GiB of it TensorFlow and the networks
-BYTES_PER_PIXEL = 3500
+# Peak memory of a call (levels 3 2 1, detail 1, the style at the output's size), from
+# bench/bench_universal_tiled.py: about 1 GiB of TensorFlow and the networks, the networks'
+# activations per pixel of a pass (whole image, or a tile with its context: 3.47-3.68 KB
+# measured, the most at 1024 px tiles), and the image-sized arrays that stay whatever the tile
+# (input, padded image, each level's output, the result: about 50 bytes per pixel)
+BYTES_PER_PIXEL = 3700
 BASE_BYTES = 1 * GIB
-# in tiles, the image-sized arrays stay (input, padded image, each level's output, the result):
-# 6.5 GiB at 4096 x 4096 px in 1152 px tiles, about 50 bytes per pixel above the tiles' share
 IMAGE_BYTES_PER_PIXEL = 64
 
 
@@ -266,6 +267,19 @@ class Universal:
             out[core[0] : core[1], core[2] : core[3]] = np.clip(decoded[y0:y1, x0:x1], 0.0, 255.0)
         return out
 
+    def _margin(self) -> int:
+        """The context around a tile's core in the decoding pass, the most over the levels."""
+        return max(self._encoder_halo(v) + self._decoder_halo(v) for v in self.decoders)
+
+    def estimate_bytes(self, shape: tuple[int, int], tile: int = 0) -> float:
+        """The peak memory of a call at ``shape`` (padded), whole (``tile`` 0 or not smaller
+        than the image) or in tiles of ``tile`` px."""
+        pixels = shape[0] * shape[1]
+        if not tile or max(shape) <= tile:
+            return BASE_BYTES + (BYTES_PER_PIXEL + IMAGE_BYTES_PER_PIXEL) * pixels
+        part = (tile + 2 * self._margin()) ** 2
+        return BASE_BYTES + IMAGE_BYTES_PER_PIXEL * pixels + BYTES_PER_PIXEL * part
+
     def tile_for(self, shape: tuple[int, int], options: UniversalOptions) -> int:
         """The tile a call at ``shape`` uses: ``options.tile``, else 0 (the whole image) when
         it fits the memory (``options.max_memory`` GiB, else 80 % of what is available), else
@@ -279,15 +293,13 @@ class Universal:
             if options.max_memory is not None
             else AVAILABLE_SHARE * available_bytes()
         )
-        pixels = shape[0] * shape[1]
-        if BASE_BYTES + (BYTES_PER_PIXEL + IMAGE_BYTES_PER_PIXEL) * pixels <= budget:
+        if self.estimate_bytes(shape) <= budget:
             return 0
-        margin = max(self._encoder_halo(v) + self._decoder_halo(v) for v in self.decoders)
-        fixed = BASE_BYTES + IMAGE_BYTES_PER_PIXEL * pixels
-        side = (max(0.0, budget - fixed) / BYTES_PER_PIXEL) ** 0.5 - 2 * margin
+        fixed = BASE_BYTES + IMAGE_BYTES_PER_PIXEL * shape[0] * shape[1]  # whatever the tile
+        side = (max(0.0, budget - fixed) / BYTES_PER_PIXEL) ** 0.5 - 2 * self._margin()
         tile = int(side // 64 * 64)
         if tile < 64:
-            need = (fixed + BYTES_PER_PIXEL * (64 + 2 * margin) ** 2) / GIB
+            need = self.estimate_bytes(shape, 64) / GIB
             raise SettingsError(
                 f"even 64 px tiles need about {need:.1f} GiB; this call may use "
                 f"{budget / GIB:.1f} GiB (--max-memory)."
