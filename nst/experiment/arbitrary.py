@@ -130,9 +130,9 @@ def with_decoders(config: dict, settings: dict) -> dict:
     folder = warm_decoders(config, settings)
     if folder is None:
         return settings
-    s = section(config)
-    column = {"init_alpha": float(s.get("alpha", 1.0)), "init_detail": float(s.get("detail", 1.0))}
-    return {**column, **settings, "decoders": folder}
+    column = options(config)
+    start = {"init_alpha": column["alpha"], "init_detail": column["detail"]}
+    return {**start, **settings, "decoders": folder}
 
 
 def train_settings(config: dict, model: str, level: int) -> dict:

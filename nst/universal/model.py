@@ -83,12 +83,14 @@ class UniversalOptions:
                 f"unknown preserve-color {self.preserve_color!r} for universal transfer; "
                 f"choose one of {', '.join(PRESERVE)}."
             )
-        if isinstance(self.tile, bool) or not isinstance(self.tile, int) or 0 < self.tile < 64:
+        if (
+            isinstance(self.tile, bool)
+            or not isinstance(self.tile, int)
+            or not (self.tile == 0 or self.tile >= 64)
+        ):
             raise SettingsError(
                 f"tile must be 0 (chosen from the memory) or at least 64 px, not {self.tile!r}."
             )
-        if self.tile < 0:
-            raise SettingsError(f"tile must be 0 or at least 64 px, not {self.tile!r}.")
         if self.max_memory is not None and not float(self.max_memory) > 0:
             raise SettingsError(
                 f"max-memory must be a positive number of GiB, not {self.max_memory!r}."
@@ -252,20 +254,30 @@ class Universal:
                 kind=o.transform,
                 content_stats=content_stats,
             )
-            part = image[box[0] : box[1], box[2] : box[3]]
-            if o.detail:
-                both = np.asarray(self._decode[level](tf.constant(np.stack([moved, feats]))))
-                decoded = both[0] + float(o.detail) * (part - both[1])
-            else:
-                decoded = np.asarray(self._decode[level](tf.constant(moved[None])))[0]
+            decoded = self._decoded(
+                level, moved, feats, image[box[0] : box[1], box[2] : box[3]], o.detail
+            )
             y0, y1, x0, x1 = (
                 core[0] - box[0],
                 core[1] - box[0],
                 core[2] - box[2],
                 core[3] - box[2],
             )
-            out[core[0] : core[1], core[2] : core[3]] = np.clip(decoded[y0:y1, x0:x1], 0.0, 255.0)
+            out[core[0] : core[1], core[2] : core[3]] = decoded[y0:y1, x0:x1]
         return out
+
+    def _decoded(self, level, moved, feats, image, detail) -> np.ndarray:
+        """The level's decoding of ``moved`` (the transformed ``feats`` of ``image``), in
+        [0, 255]: with ``detail``, what the decoder loses of the level's input (its
+        reconstruction's residual) goes back on top of the stylised decoding, one batch of both."""
+        import tensorflow as tf
+
+        if detail:
+            both = np.asarray(self._decode[level](tf.constant(np.stack([moved, feats]))))
+            decoded = both[0] + float(detail) * (image - both[1])
+        else:
+            decoded = np.asarray(self._decode[level](tf.constant(moved[None])))[0]
+        return np.clip(decoded, 0.0, 255.0)
 
     def _margin(self) -> int:
         """The context around a tile's core in the decoding pass, the most over the levels."""
@@ -359,20 +371,14 @@ class Universal:
         tile = _aligned(tile, step) if tile and max(full) > tile else 0
         self.last_tile = tile  # 0: the whole image in one pass
         for level in o.levels:
+            level_masks = None
+            if masks is not None:  # on the level's feature grid (the padded image is on it)
+                grid = (full[0] // 2 ** (level - 1), full[1] // 2 ** (level - 1))
+                level_masks = [None if m is None else _fit(m, full, grid, (h, w)) for m in masks]
             if tile:
-                level_masks = None
-                if masks is not None:
-                    grid = (full[0] // 2 ** (level - 1), full[1] // 2 ** (level - 1))
-                    level_masks = [
-                        None if m is None else _fit(m, full, grid, (h, w)) for m in masks
-                    ]
                 image = self._level_tiled(level, image, stats, o, level_masks, tile)
                 continue
             feats = np.asarray(self._encode[level](tf.constant(image[None])))[0]
-            grid = feats.shape[:2]
-            level_masks = None
-            if masks is not None:
-                level_masks = [None if m is None else _fit(m, full, grid, (h, w)) for m in masks]
             moved = transform(
                 feats,
                 [s[level] for s in stats],
@@ -381,14 +387,7 @@ class Universal:
                 alpha=o.alpha,
                 kind=o.transform,
             )
-            if o.detail:
-                # what the decoder loses of the level's input (its reconstruction's residual)
-                # goes back on top of the stylised decoding: one batch of both
-                both = np.asarray(self._decode[level](tf.constant(np.stack([moved, feats]))))
-                decoded = both[0] + float(o.detail) * (image - both[1])
-            else:
-                decoded = np.asarray(self._decode[level](tf.constant(moved[None])))[0]
-            image = np.clip(decoded, 0.0, 255.0)[: full[0], : full[1]]
+            image = self._decoded(level, moved, feats, image, o.detail)[: full[0], : full[1]]
         out = image[:h, :w]
         if o.preserve_color == "chroma":
             out = color.transfer_chroma(out, arr)
